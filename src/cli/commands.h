@@ -1,0 +1,13 @@
+// Each `shuo` subcommand registers itself on the CLI11 app from its own file (cmd_<name>.cc).
+// A registration adds the subcommand and a callback that sets *exit_code when it runs.
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+namespace shuo::cli {
+
+void add_inspect_command(CLI::App& app, int* exit_code);
+
+}  // namespace shuo::cli
