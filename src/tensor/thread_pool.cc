@@ -1,0 +1,91 @@
+// ThreadPool implementation: condition-variable wake-ups, static partition of ranges.
+#include "tensor/thread_pool.h"
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <string>
+#include <utility>
+
+namespace shuo::tensor {
+
+ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
+  workers_.reserve(n_threads_ - 1);
+  for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+void ThreadPool::run_chunk(int index) {
+  // Split [0, n) into n_threads_ ranges of whole grains.
+  const int64_t grains = (job_n_ + job_grain_ - 1) / job_grain_;
+  const int64_t per = grains / n_threads_;
+  const int64_t extra = grains % n_threads_;
+  const int64_t g0 = index * per + std::min<int64_t>(index, extra);
+  const int64_t g1 = g0 + per + (index < extra ? 1 : 0);
+  const int64_t begin = g0 * job_grain_;
+  const int64_t end = std::min(job_n_, g1 * job_grain_);
+  if (begin < end) (*job_)(begin, end, index);
+}
+
+void ThreadPool::parallel_for(int64_t n, const RangeFn& fn, int64_t grain) {
+  if (n <= 0) return;
+  grain = std::max<int64_t>(1, grain);
+  if (n_threads_ == 1 || n <= grain) {
+    fn(0, n, 0);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    job_ = &fn;
+    job_n_ = n;
+    job_grain_ = grain;
+    pending_ = n_threads_ - 1;
+    ++generation_;
+  }
+  wake_.notify_all();
+  run_chunk(0);
+  std::unique_lock<std::mutex> lock(mu_);
+  done_.wait(lock, [this] { return pending_ == 0; });
+  job_ = nullptr;
+}
+
+void ThreadPool::worker_loop(int index) {
+  uint64_t seen = 0;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+    }
+    run_chunk(index);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (--pending_ == 0) done_.notify_one();
+    }
+  }
+}
+
+int physical_core_count() {
+  // Count distinct (package, core) pairs; hyper-threads share one.
+  std::set<std::pair<std::string, std::string>> cores;
+  const unsigned logical = std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned cpu = 0; cpu < logical; ++cpu) {
+    const std::string base = "/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/topology/";
+    std::ifstream pkg(base + "physical_package_id"), core(base + "core_id");
+    std::string p, c;
+    if (!(pkg >> p) || !(core >> c)) return static_cast<int>(logical);
+    cores.emplace(p, c);
+  }
+  return cores.empty() ? static_cast<int>(logical) : static_cast<int>(cores.size());
+}
+
+}  // namespace shuo::tensor

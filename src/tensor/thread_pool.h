@@ -1,0 +1,51 @@
+// A persistent pool of worker threads for the kernels. Work is split into one contiguous range
+// per thread (static partition), so results never depend on scheduling. The calling thread
+// takes part, so ThreadPool(1) runs everything inline with no synchronisation.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace shuo::tensor {
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(int n_threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return n_threads_; }
+
+  // Calls fn(begin, end, thread_index) on disjoint ranges covering [0, n); ranges are multiples
+  // of `grain` (except the last). Returns when every range is done. fn must not throw.
+  using RangeFn = std::function<void(int64_t begin, int64_t end, int thread)>;
+  void parallel_for(int64_t n, const RangeFn& fn, int64_t grain = 1);
+
+ private:
+  void worker_loop(int index);
+  void run_chunk(int index);
+
+  int n_threads_;
+  std::vector<std::thread> workers_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::condition_variable done_;
+  uint64_t generation_ = 0;  // bumped once per parallel_for
+  int pending_ = 0;          // workers still running the current job
+  bool stop_ = false;
+  // The current job (valid while pending_ > 0).
+  const RangeFn* job_ = nullptr;
+  int64_t job_n_ = 0;
+  int64_t job_grain_ = 1;
+};
+
+// Number of physical cores (hyper-threads of one core count once); at least 1.
+int physical_core_count();
+
+}  // namespace shuo::tensor
