@@ -16,8 +16,10 @@ namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-// Shortest round-trip form, so messages echo what the client sent ("3.5", not "3.500000").
-std::string num(double v) {
+// Shortest round-trip form of the value's own type, so messages echo what the client sent
+// ("0.1", not "0.100000" or the float widened to double, "0.10000000149011612").
+template <typename T>
+std::string num(T v) {
   char buf[64];
   auto r = std::to_chars(buf, buf + sizeof buf, v);
   return std::string(buf, r.ptr);
@@ -27,7 +29,7 @@ Error bad(std::string field, std::string message) {
   return make_error(ErrorCode::kBadField, std::move(field), std::move(message));
 }
 
-// NaN comparisons break the strict weak ordering that nth_element / sort rely on.
+// NaN comparisons break the strict weak ordering that heaps and sorts rely on.
 float key(float v) { return std::isnan(v) ? kNegInf : v; }
 
 }  // namespace

@@ -419,7 +419,7 @@ TEST(SamplerValidate, ErrorsNameTheField) {
   expect_bad(p, "top_p");
   p = {};
   p.min_p = -0.1f;
-  expect_bad(p, "min_p");
+  expect_bad(p, "min_p", "must be in [0, 1], got -0.1");
   p = {};
   p.repetition_penalty = 0.0f;
   expect_bad(p, "repetition_penalty");
