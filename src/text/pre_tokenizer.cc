@@ -84,6 +84,7 @@ using MatchData = std::unique_ptr<pcre2_match_data, MatchDataDeleter>;
 
 struct PreTokenizer::Regex {
   pcre2_code* code = nullptr;
+  bool jit = false;  // JIT-compiled: call pcre2_jit_match directly (skips per-call checks)
   ~Regex() { pcre2_code_free(code); }
 
   // Cuts `piece` (valid UTF-8) into matches and the gaps between them, appending to *out.
@@ -91,7 +92,9 @@ struct PreTokenizer::Regex {
     const auto* subject = reinterpret_cast<PCRE2_SPTR>(piece.data());
     size_t pos = 0, gap = 0;
     while (pos < piece.size()) {
-      int rc = pcre2_match(code, subject, piece.size(), pos, PCRE2_NO_UTF_CHECK, md, nullptr);
+      int rc = jit ? pcre2_jit_match(code, subject, piece.size(), pos, PCRE2_NO_UTF_CHECK, md,
+                                     nullptr)
+                   : pcre2_match(code, subject, piece.size(), pos, PCRE2_NO_UTF_CHECK, md, nullptr);
       if (rc < 0 && rc != PCRE2_ERROR_NOMATCH) {
         // JIT stack exhausted (very long runs): the interpreter keeps its state on the heap.
         rc = pcre2_match(code, subject, piece.size(), pos, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, md,
@@ -140,7 +143,8 @@ Result<PreTokenizer> PreTokenizer::create(std::string_view pre) {
                    "regex does not compile at offset " + std::to_string(err_offset) + ": " +
                        reinterpret_cast<const char*>(msg)};
     }
-    pcre2_jit_compile(r->code, PCRE2_JIT_COMPLETE);  // optional: falls back to the interpreter
+    // Optional: without JIT (unsupported CPU, no executable memory) the interpreter runs.
+    r->jit = pcre2_jit_compile(r->code, PCRE2_JIT_COMPLETE) == 0;
     p.chain_.push_back(std::move(r));
   }
   return p;

@@ -3,10 +3,10 @@
 // the lowest merge rank (`tokenizer.ggml.merges` order; ties: leftmost) is merged until no pair
 // has a rank. O(m log m) per word of m bytes: a linked list plus a min-heap of candidate pairs.
 #include <algorithm>
-#include <unordered_map>
 
 #include "format/gguf.h"
 #include "text/byte_level.h"
+#include "text/pair_table.h"
 #include "text/pre_tokenizer.h"
 #include "text/tokenizer_impl.h"
 
@@ -21,14 +21,9 @@ struct Merge {
   int32_t merged_id;
 };
 
-uint64_t pair_key(int32_t left, int32_t right) {
-  return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) |
-         static_cast<uint32_t>(right);
-}
-
 class BpeTokenizer final : public Tokenizer {
  public:
-  BpeTokenizer(Vocab vocab, PreTokenizer pre, std::unordered_map<uint64_t, Merge> merges)
+  BpeTokenizer(Vocab vocab, PreTokenizer pre, PairTable<Merge> merges)
       : Tokenizer(std::move(vocab)), pre_(std::move(pre)), merges_(std::move(merges)) {
     // Llama 3's tokenizer.json sets ignore_merges: a word that is a vocab entry is taken whole.
     ignore_merges_ = pre_.name() == "llama-bpe" || pre_.name() == "llama3" ||
@@ -103,9 +98,9 @@ class BpeTokenizer final : public Tokenizer {
       if (left < 0 || right < 0) return;
       const int32_t a = sym[left].id, b = sym[right].id;
       if (a < 0 || b < 0) return;
-      auto it = merges_.find(pair_key(a, b));
-      if (it == merges_.end()) return;
-      heap.push_back({it->second.rank, left, right, a, b, it->second.merged_id});
+      const Merge* m = merges_.find(a, b);
+      if (!m) return;
+      heap.push_back({m->rank, left, right, a, b, m->merged_id});
       std::push_heap(heap.begin(), heap.end(), PairAfter{});
     };
     for (int32_t i = 0; i + 1 < n; ++i) try_pair(i, i + 1);
@@ -145,7 +140,7 @@ class BpeTokenizer final : public Tokenizer {
 
   ByteLevelAlphabet alphabet_;
   PreTokenizer pre_;
-  std::unordered_map<uint64_t, Merge> merges_;  // (left id, right id) → rank, merged id
+  PairTable<Merge> merges_;                     // (left id, right id) → rank, merged id
   std::array<int32_t, 256> byte_ids_{};         // byte → its single-character token
   bool ignore_merges_ = false;
 };
@@ -159,8 +154,7 @@ Result<std::unique_ptr<Tokenizer>> make_bpe_tokenizer(Vocab vocab, const format:
     return Error{ErrorCode::kBadFile, kMergesKey,
                  std::string("has elements of type ") + format::gguf_type_name(arr->elem_type) +
                      ", expected string"};
-  std::unordered_map<uint64_t, Merge> merges;
-  merges.reserve(arr->items.size());
+  PairTable<Merge> merges(arr->items.size());
   for (size_t rank = 0; rank < arr->items.size(); ++rank) {
     const auto* s = std::get_if<std::string>(&arr->items[rank].v);
     if (!s) return Error{ErrorCode::kBadFile, kMergesKey, "element is not a string"};
@@ -175,7 +169,7 @@ Result<std::unique_ptr<Tokenizer>> make_bpe_tokenizer(Vocab vocab, const format:
     const auto merged = vocab.find(std::string(sv.substr(0, sep)) + std::string(sv.substr(sep + 1)));
     // A merge whose parts or result are not tokens can never fire on token ids; skip it.
     if (!left || !right || !merged) continue;
-    merges.try_emplace(pair_key(*left, *right), Merge{static_cast<int32_t>(rank), *merged});
+    merges.insert(*left, *right, Merge{static_cast<int32_t>(rank), *merged});
   }
   return std::unique_ptr<Tokenizer>(new BpeTokenizer(std::move(vocab), std::move(pre),
                                                      std::move(merges)));
