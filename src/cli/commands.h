@@ -9,5 +9,6 @@ class App;
 namespace shuo::cli {
 
 void add_inspect_command(CLI::App& app, int* exit_code);
+void add_tokenize_command(CLI::App& app, int* exit_code);
 
 }  // namespace shuo::cli
