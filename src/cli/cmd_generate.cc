@@ -1,0 +1,131 @@
+// `shuo generate`: load a GGUF model, encode a prompt, and stream the generated text (or ids)
+// to stdout; prompt and decode speeds go to stderr.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <random>
+#include <string>
+
+#include "cli/commands.h"
+#include "engine/generator.h"
+#include "engine/sampler.h"
+#include "format/gguf.h"
+#include "model/model.h"
+#include "tensor/thread_pool.h"
+#include "text/stream_decoder.h"
+#include "text/tokenizer.h"
+
+namespace shuo::cli {
+
+namespace {
+
+struct GenerateArgs {
+  std::string model;
+  std::string prompt;
+  int32_t n_predict = 128;
+  int32_t threads = 0;
+  int32_t ctx = 0;
+  bool ids = false;
+  engine::SamplingParams sampling;
+  int64_t seed = -1;
+};
+
+int fail(const Error& e) {
+  std::fprintf(stderr, "error: %s\n", e.to_string().c_str());
+  return 1;
+}
+
+int run_generate(GenerateArgs a) {
+  auto file = format::GgufFile::open(a.model);
+  if (!file) return fail(file.error());
+  auto tok = text::Tokenizer::from_gguf(*file);
+  if (!tok) return fail(tok.error());
+  auto model = model::load_model(*file);
+  if (!model) return fail(model.error());
+  const auto& cfg = (*model)->config();
+
+  if (a.seed >= 0) {
+    a.sampling.seed = static_cast<uint64_t>(a.seed);
+    a.sampling.has_seed = true;
+  }
+  if (auto v = engine::validate(a.sampling, cfg.n_vocab); !v) return fail(v.error());
+  if (a.n_predict < 0) return fail({ErrorCode::kBadField, "-n", "must be ≥ 0"});
+
+  const std::vector<int32_t> prompt = (*tok)->encode(a.prompt, /*add_special=*/true, /*parse_special=*/false);
+  if (prompt.empty()) return fail({ErrorCode::kBadField, "--prompt", "is empty and the model adds no BOS token"});
+  const int32_t ctx = a.ctx > 0 ? a.ctx : std::min(cfg.n_ctx_train, 4096);
+  if (int64_t(prompt.size()) + a.n_predict > ctx)
+    return fail({ErrorCode::kLimit, "--ctx", "prompt (" + std::to_string(prompt.size()) + " tokens) + -n " + std::to_string(a.n_predict) +
+                                                 " exceeds the context size " + std::to_string(ctx)});
+
+  tensor::ThreadPool pool(a.threads > 0 ? a.threads : tensor::physical_core_count());
+  model::KvCache kv = (*model)->make_cache(ctx);
+  engine::Sampler sampler(a.sampling, cfg.n_vocab);
+
+  const text::Tokenizer& t = **tok;
+  // SentencePiece drops the space it added in front of the first word of a text; when the
+  // prompt is only BOS, the generated text is that start.
+  const bool strip = t.adds_space_prefix() && prompt.size() == 1 && prompt[0] == t.bos_id();
+  text::StreamDecoder decoder([&t](int32_t id) { return t.token_to_piece(id); }, strip);
+  bool first_id = true;
+  engine::GenerationCallbacks cb;
+  cb.is_end = [&t](int32_t id) { return t.is_eog(id); };
+  cb.on_token = [&](int32_t id) {
+    if (a.ids) {
+      std::printf(first_id ? "%d" : " %d", id);
+      first_id = false;
+    } else {
+      const std::string piece = decoder.push(id);
+      std::fwrite(piece.data(), 1, piece.size(), stdout);
+    }
+    std::fflush(stdout);
+    return true;
+  };
+  auto st = engine::generate(**model, kv, pool, prompt, a.n_predict, sampler, cb);
+  if (!st) return fail(st.error());
+  if (a.ids) {
+    std::printf("\n");
+  } else {
+    const std::string rest = decoder.flush();
+    std::fwrite(rest.data(), 1, rest.size(), stdout);
+    std::printf("\n");
+  }
+  std::fflush(stdout);
+  auto rate = [](int n, double s) { return s > 0 ? n / s : 0.0; };
+  std::fprintf(stderr, "\nprompt: %d tokens in %.3f s (%.1f tok/s)\n", st->n_prompt, st->prefill_seconds,
+               rate(st->n_prompt, st->prefill_seconds));
+  std::fprintf(stderr, "decode: %d tokens in %.3f s (%.1f tok/s), finish: %s, threads: %d\n", st->n_generated,
+               st->decode_seconds, rate(std::max(0, st->n_generated - 1), st->decode_seconds),
+               st->finish_reason.c_str(), pool.size());
+  return 0;
+}
+
+}  // namespace
+
+void add_generate_command(CLI::App& app, int* exit_code) {
+  auto* cmd = app.add_subcommand("generate", "Generate text from a prompt with a GGUF model");
+  auto a = std::make_shared<GenerateArgs>();
+  // Defaults as llama.cpp's CLI, so results are comparable.
+  a->sampling.temperature = 0.8f;
+  a->sampling.top_k = 40;
+  a->sampling.top_p = 0.95f;
+  a->sampling.min_p = 0.05f;
+  cmd->add_option("-m,--model", a->model, "GGUF model file")->required();
+  cmd->add_option("-p,--prompt", a->prompt, "prompt text (the output is only the continuation)");
+  cmd->add_option("-n,--n-predict", a->n_predict, "tokens to generate")->capture_default_str();
+  cmd->add_option("--temp", a->sampling.temperature, "temperature, 0 = greedy")->capture_default_str();
+  cmd->add_option("--top-k", a->sampling.top_k, "top-k, 0 = off")->capture_default_str();
+  cmd->add_option("--top-p", a->sampling.top_p, "top-p, 1 = off")->capture_default_str();
+  cmd->add_option("--min-p", a->sampling.min_p, "min-p, 0 = off")->capture_default_str();
+  cmd->add_option("--repeat-penalty", a->sampling.repetition_penalty, "repetition penalty (HF rule), 1 = off");
+  cmd->add_option("--repeat-last-n", a->sampling.penalty_last_n, "penalty window in tokens, -1 = whole context");
+  cmd->add_option("--presence-penalty", a->sampling.presence_penalty, "presence penalty");
+  cmd->add_option("--frequency-penalty", a->sampling.frequency_penalty, "frequency penalty");
+  cmd->add_option("-s,--seed", a->seed, "RNG seed (default: random)");
+  cmd->add_option("-t,--threads", a->threads, "threads (default: physical cores)");
+  cmd->add_option("-c,--ctx", a->ctx, "context size (default: the model's, at most 4096)");
+  cmd->add_flag("--ids", a->ids, "print generated token ids instead of text");
+  cmd->callback([=] { *exit_code = run_generate(*a); });
+}
+
+}  // namespace shuo::cli

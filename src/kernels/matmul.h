@@ -1,0 +1,39 @@
+// Matrix × activations straight from a weight tensor in its stored type (F32, F16, quantized
+// blocks): nothing dequantizes a whole model; rows are converted on the fly per call.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "core/result.h"
+#include "format/ggml_types.h"
+#include "tensor/thread_pool.h"
+
+namespace shuo::kernels {
+
+// A 2-D weight as stored: `rows` rows of `cols` elements (GGUF ne = {cols, rows}).
+struct WeightMatrix {
+  format::GgmlType type = format::GgmlType::F32;
+  const uint8_t* data = nullptr;
+  int64_t rows = 0;
+  int64_t cols = 0;
+  size_t row_bytes = 0;
+  std::string name;  // for errors
+
+  const uint8_t* row(int64_t r) const { return data + size_t(r) * row_bytes; }
+};
+
+// Checks that the type can be used by matmul/row_to_float (error names tensor and type).
+Result<void> check_matmul_type(const WeightMatrix& w);
+
+// y[t, r] = Σ_c W[r, c] · x[t, c] for t < n_tokens.  x: [n_tokens, cols], y: [n_tokens, rows].
+// Scalar reference: each row is converted to float once per call, then dotted with every token,
+// so a prefill batch reads the weights once.
+void matmul_ref(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y,
+                tensor::ThreadPool& pool);
+
+// Row r of W as floats (embedding lookups).  out: [cols].
+void row_to_float(const WeightMatrix& w, int64_t r, float* out);
+
+}  // namespace shuo::kernels

@@ -1,0 +1,13 @@
+// One loader per architecture (each in its own file); load_model() picks by general.architecture.
+#pragma once
+
+#include <memory>
+
+#include "model/model.h"
+
+namespace shuo::model {
+
+Result<std::unique_ptr<Model>> load_llama(const format::GgufFile& f);
+Result<std::unique_ptr<Model>> load_qwen2(const format::GgufFile& f);
+
+}  // namespace shuo::model

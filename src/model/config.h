@@ -1,0 +1,37 @@
+// Hyper-parameters of a decoder-only transformer, read from GGUF metadata ({arch}.* keys).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/result.h"
+#include "format/gguf.h"
+#include "kernels/ops.h"
+
+namespace shuo::model {
+
+struct ModelConfig {
+  std::string arch;            // general.architecture: "llama", "qwen2", …
+  std::string name;            // general.name (may be empty)
+  int32_t n_vocab = 0;
+  int32_t n_ctx_train = 0;     // context length the model was trained with
+  int32_t n_embd = 0;
+  int32_t n_layer = 0;
+  int32_t n_head = 0;
+  int32_t n_head_kv = 0;
+  int32_t head_dim = 0;        // n_embd / n_head unless {arch}.attention.key_length says otherwise
+  int32_t n_ff = 0;
+  float norm_eps = 1e-5f;
+  // RoPE
+  int32_t rope_dims = 0;       // rotated dimensions per head
+  double rope_base = 10000.0;
+  double rope_freq_scale = 1.0;  // 1 / linear scaling factor
+  kernels::RopeLayout rope_layout = kernels::RopeLayout::kInterleaved;
+  bool has_qkv_bias = false;
+  bool tied_embeddings = false;  // no output.weight: the LM head is token_embd
+};
+
+// Reads the shared llama-family keys of `arch` and checks them for consistency. Errors name the key.
+Result<ModelConfig> read_decoder_config(const format::GgufFile& file, const std::string& arch);
+
+}  // namespace shuo::model

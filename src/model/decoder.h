@@ -1,0 +1,50 @@
+// The llama-family decoder (llama, qwen2, …): token embedding, RMSNorm, RoPE, grouped-query
+// attention with optional q/k/v biases, SwiGLU FFN, tied or separate LM head. Architecture files
+// (llama.cc, qwen2.cc) read their config and hand it here.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "kernels/matmul.h"
+#include "kernels/ops.h"
+#include "model/model.h"
+
+namespace shuo::model {
+
+class DecoderModel final : public Model {
+ public:
+  // Looks up every tensor with GGUF names (blk.N.attn_q.weight, …) and checks its shape.
+  static Result<std::unique_ptr<DecoderModel>> build(const format::GgufFile& f, ModelConfig cfg);
+
+  Result<void> forward(std::span<const SeqChunk> chunks, ForwardOutput& out,
+                       tensor::ThreadPool& pool) override;
+
+ private:
+  struct Layer {
+    kernels::WeightMatrix wq, wk, wv, wo;        // [n_head*hd, E], [n_kv*hd, E], …, [E, n_head*hd]
+    kernels::WeightMatrix ffn_gate, ffn_up;      // [F, E]
+    kernels::WeightMatrix ffn_down;              // [E, F]
+    std::vector<float> attn_norm, ffn_norm;      // [E]
+    std::vector<float> bq, bk, bv;               // empty when the arch has no biases
+  };
+
+  DecoderModel() = default;
+  void embed(std::span<const SeqChunk> chunks);
+
+  kernels::WeightMatrix tok_embd_;  // [V, E]
+  kernels::WeightMatrix output_;    // [V, E] (== tok_embd_ when tied)
+  std::vector<float> output_norm_;  // [E]
+  std::vector<Layer> layers_;
+  kernels::RopeTable rope_;
+
+  // Activations, reused across calls (grown, never shrunk). Shapes for N batch tokens:
+  std::vector<float> x_, h_;          // [N, E]
+  std::vector<float> q_, attn_;       // [N, n_head*hd]
+  std::vector<float> k_, v_;          // [N, n_kv*hd]
+  std::vector<float> gate_, up_;      // [N, F]
+  std::vector<float> tmp_;            // [N, E]
+  std::vector<int32_t> pos_;          // [N]
+};
+
+}  // namespace shuo::model

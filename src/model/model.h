@@ -1,0 +1,55 @@
+// The model interface the engine drives: load from GGUF, run a batch of sequence chunks, get
+// logits. One implementation per family (decoder.h: llama/qwen2); one file per architecture.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "core/result.h"
+#include "format/gguf.h"
+#include "model/config.h"
+#include "model/kv_cache.h"
+#include "tensor/thread_pool.h"
+
+namespace shuo::model {
+
+// New tokens of one sequence, appended to its cache at positions kv->n_past() onward.
+struct SeqChunk {
+  KvCache* kv = nullptr;
+  std::span<const int32_t> tokens;
+  bool all_logits = false;  // logits for every token of the chunk, else only for the last
+};
+
+// Where forward() puts its results: per chunk, logits rows in token order.
+struct ForwardOutput {
+  std::vector<float> logits;          // [Σ rows, n_vocab]
+  std::vector<int64_t> chunk_offset;  // first row of chunk i in `logits`
+  const float* row(size_t chunk, int64_t i, int32_t n_vocab) const {
+    return logits.data() + (chunk_offset[chunk] + i) * n_vocab;
+  }
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+  const ModelConfig& config() const { return config_; }
+
+  // Runs every chunk through the model in one pass (weights are read once for all tokens) and
+  // advances each chunk's cache. Errors: a chunk past its cache capacity, a token id out of range.
+  virtual Result<void> forward(std::span<const SeqChunk> chunks, ForwardOutput& out,
+                               tensor::ThreadPool& pool) = 0;
+
+  KvCache make_cache(int32_t capacity) const {
+    return KvCache(config_.n_layer, config_.n_head_kv, config_.head_dim, capacity);
+  }
+
+ protected:
+  ModelConfig config_;
+};
+
+// Builds the model for general.architecture. `file` must outlive the model (weights stay mmapped).
+Result<std::unique_ptr<Model>> load_model(const format::GgufFile& file);
+
+}  // namespace shuo::model

@@ -1,0 +1,128 @@
+// Scalar reference kernels against the plain math (double precision) on odd sizes.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "kernels/attention.h"
+#include "kernels/ops.h"
+
+using namespace shuo::kernels;
+
+namespace {
+std::vector<float> random_vec(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.0f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+}  // namespace
+
+TEST(Ops, RmsNormMatchesFormula) {
+  for (int n : {1, 7, 33, 4099}) {
+    auto x = random_vec(n, 1), w = random_vec(n, 2);
+    std::vector<float> out(n);
+    rmsnorm_ref(x.data(), w.data(), n, 1e-5f, out.data());
+    double ss = 0;
+    for (float v : x) ss += double(v) * v;
+    const double inv = 1.0 / std::sqrt(ss / n + 1e-5);
+    for (int i = 0; i < n; ++i) ASSERT_NEAR(out[i], x[i] * inv * w[i], 1e-5 * (1 + std::fabs(x[i] * inv * w[i]))) << "n " << n << " i " << i;
+  }
+}
+
+TEST(Ops, LayerNormHasZeroMeanUnitVariance) {
+  const int n = 257;
+  auto x = random_vec(n, 3, 4.0f);
+  std::vector<float> w(n, 1.0f), out(n);
+  layernorm_ref(x.data(), w.data(), nullptr, n, 1e-6f, out.data());
+  double mean = 0, var = 0;
+  for (float v : out) mean += v;
+  mean /= n;
+  for (float v : out) var += (v - mean) * (v - mean);
+  EXPECT_NEAR(mean, 0.0, 1e-5);
+  EXPECT_NEAR(var / n, 1.0, 1e-4);
+}
+
+TEST(Ops, SoftmaxSumsToOneAndKeepsOrder) {
+  for (int n : {1, 7, 33, 4099}) {
+    auto x = random_vec(n, 4, 10.0f);
+    auto y = x;
+    softmax_ref(y.data(), n);
+    double sum = 0;
+    for (float v : y) sum += v;
+    ASSERT_NEAR(sum, 1.0, 1e-5);
+    for (int i = 1; i < n; ++i) ASSERT_EQ(x[i] > x[0], y[i] > y[0]);
+  }
+  std::vector<float> big = {1000.0f, 1000.0f};  // no overflow
+  softmax_ref(big.data(), 2);
+  EXPECT_FLOAT_EQ(big[0], 0.5f);
+}
+
+TEST(Ops, SwigluMatchesFormula) {
+  auto g = random_vec(33, 5, 3.0f), u = random_vec(33, 6);
+  std::vector<float> out(33);
+  swiglu_ref(g.data(), u.data(), 33, out.data());
+  for (int i = 0; i < 33; ++i) ASSERT_NEAR(out[i], g[i] / (1 + std::exp(-double(g[i]))) * u[i], 1e-6);
+}
+
+TEST(Ops, RopeRotatesPairsAndPreservesNorms) {
+  const int heads = 3, hd = 16;
+  auto v = random_vec(heads * hd, 7);
+  for (auto layout : {RopeLayout::kInterleaved, RopeLayout::kNeox}) {
+    auto table = make_rope_table(hd, 10000.0, 1.0, layout, {});
+    auto r = v;
+    rope_ref(r.data(), heads, hd, 0, table);
+    for (int i = 0; i < heads * hd; ++i) ASSERT_FLOAT_EQ(r[i], v[i]);  // position 0 = identity
+    rope_ref(r.data(), heads, hd, 37, table);
+    for (int h = 0; h < heads; ++h)
+      for (int j = 0; j < hd / 2; ++j) {
+        const int a = layout == RopeLayout::kInterleaved ? 2 * j : j;
+        const int b = layout == RopeLayout::kInterleaved ? 2 * j + 1 : j + hd / 2;
+        const double theta = 37.0 * std::pow(10000.0, -2.0 * j / hd);
+        const double x = v[h * hd + a], y = v[h * hd + b];
+        ASSERT_NEAR(r[h * hd + a], x * std::cos(theta) - y * std::sin(theta), 1e-5);
+        ASSERT_NEAR(r[h * hd + b], x * std::sin(theta) + y * std::cos(theta), 1e-5);
+      }
+  }
+}
+
+TEST(Ops, RopeFactorsAndPartialDims) {
+  // Llama 3 style divisors; only the first 4 of 8 dims rotate.
+  auto table = make_rope_table(4, 10000.0, 0.5, RopeLayout::kInterleaved, {2.0f, 4.0f});
+  EXPECT_NEAR(table.inv_freq[0], 0.5 / 2.0, 1e-12);
+  EXPECT_NEAR(table.inv_freq[1], 0.5 * std::pow(10000.0, -0.5) / 4.0, 1e-12);
+  std::vector<float> v = {1, 0, 1, 0, 5, 6, 7, 8};
+  rope_ref(v.data(), 1, 8, 3, table);
+  EXPECT_FLOAT_EQ(v[4], 5);
+  EXPECT_FLOAT_EQ(v[7], 8);
+  EXPECT_NEAR(v[0], std::cos(3 * 0.25), 1e-6);
+}
+
+TEST(Attention, MatchesNaiveGroupedQuery) {
+  const int n_head = 4, n_kv = 2, hd = 8, pos0 = 5, n_tok = 3, total = pos0 + n_tok;
+  auto q = random_vec(n_tok * n_head * hd, 8), k = random_vec(total * n_kv * hd, 9), v = random_vec(total * n_kv * hd, 10);
+  std::vector<float> out(q.size());
+  shuo::tensor::ThreadPool pool(2);
+  AttentionShape s{n_head, n_kv, hd, 1.0f / std::sqrt(float(hd))};
+  attention_ref(q.data(), n_tok, pos0, k.data(), v.data(), s, out.data(), pool);
+  for (int t = 0; t < n_tok; ++t)
+    for (int h = 0; h < n_head; ++h) {
+      const int kvh = h / (n_head / n_kv);
+      std::vector<double> w(pos0 + t + 1);
+      double mx = -1e30, sum = 0;
+      for (int p = 0; p <= pos0 + t; ++p) {
+        double d = 0;
+        for (int i = 0; i < hd; ++i) d += double(q[(t * n_head + h) * hd + i]) * k[(p * n_kv + kvh) * hd + i];
+        w[p] = d * s.scale;
+        mx = std::max(mx, w[p]);
+      }
+      for (auto& x : w) sum += (x = std::exp(x - mx));
+      for (int i = 0; i < hd; ++i) {
+        double o = 0;
+        for (int p = 0; p <= pos0 + t; ++p) o += w[p] / sum * v[(p * n_kv + kvh) * hd + i];
+        ASSERT_NEAR(out[(t * n_head + h) * hd + i], o, 1e-5) << "t " << t << " h " << h << " i " << i;
+      }
+    }
+}
