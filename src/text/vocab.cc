@@ -86,8 +86,13 @@ Result<Vocab> load_vocab(const format::GgufFile& f) {
     }
   }
 
+  // Duplicate texts: a NORMAL token keeps the text. DeepSeek adds USER_DEFINED "ÿ" beside the
+  // byte-level "ÿ" that means byte 0xFF; the byte must keep meaning the byte.
   v.ids.reserve(n);
-  for (size_t i = 0; i < n; ++i) v.ids.insert_or_assign(v.texts[i], static_cast<int32_t>(i));
+  for (size_t i = 0; i < n; ++i) {
+    auto [it, inserted] = v.ids.try_emplace(v.texts[i], static_cast<int32_t>(i));
+    if (!inserted && v.types[it->second] != TokenType::kNormal) it->second = static_cast<int32_t>(i);
+  }
 
   const auto n_vocab = static_cast<int32_t>(n);
   if (v.kind == VocabKind::kSpm) {

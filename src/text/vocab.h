@@ -44,7 +44,7 @@ struct Vocab {
   std::vector<std::string> texts;  // [n_vocab] raw vocab strings (SPM: spaces as U+2581)
   std::vector<float> scores;       // [n_vocab] merge priority (SPM); zeros when absent
   std::vector<TokenType> types;    // [n_vocab]; kNormal when absent
-  // text → id; on duplicate texts the last id wins (llama.cpp does the same).
+  // text → id. Duplicate texts: the first NORMAL token wins, else the last one.
   std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>> ids;
 
   int32_t bos_id = -1;  // -1: none
