@@ -6,8 +6,11 @@
 #include <cstdint>
 #include <string>
 
+#include <vector>
+
 #include "core/result.h"
 #include "format/ggml_types.h"
+#include "kernels/vec_dot.h"
 #include "tensor/thread_pool.h"
 
 namespace shuo::kernels {
@@ -32,6 +35,20 @@ Result<void> check_matmul_type(const WeightMatrix& w);
 // so a prefill batch reads the weights once.
 void matmul_ref(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y,
                 tensor::ThreadPool& pool);
+
+// Buffers a matmul reuses between calls (activations converted to the weights' dot form, one
+// float row per thread for types without a direct kernel). Grown on demand, never shrunk.
+struct MatmulScratch {
+  std::vector<BlockQ8A> act_q8;
+  std::vector<float> rows;  // [threads, cols]
+};
+
+// Same contract as matmul_ref, with the given ISA kernels: activations are converted once per
+// call (to int8 blocks for Q8_0/Q4_0), then each weight row is dotted with every token straight
+// from its stored blocks. Types without a direct kernel (K-quants, …) are converted row by row
+// to float and use the F32 kernel.
+void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y,
+            tensor::ThreadPool& pool, const VecDotKernels& k, MatmulScratch& scratch);
 
 // Row r of W as floats (embedding lookups).  out: [cols].
 void row_to_float(const WeightMatrix& w, int64_t r, float* out);

@@ -17,8 +17,11 @@ void resize(std::vector<float>& v, size_t n) {
 }
 }  // namespace
 
-Result<std::unique_ptr<DecoderModel>> DecoderModel::build(const format::GgufFile& f, ModelConfig c) {
+Result<std::unique_ptr<DecoderModel>> DecoderModel::build(const format::GgufFile& f, ModelConfig c,
+                                                         const LoadOptions& opts) {
   auto m = std::unique_ptr<DecoderModel>(new DecoderModel());
+  m->kernels_ = opts.reference_kernels ? kernels::vec_dot_kernels_ref()
+                                       : kernels::select_vec_dot_kernels(kernels::detect_cpu_features());
   const int64_t E = c.n_embd, F = c.n_ff;
   const int64_t QD = int64_t(c.n_head) * c.head_dim, KD = int64_t(c.n_head_kv) * c.head_dim;
 
@@ -111,9 +114,9 @@ Result<void> DecoderModel::forward(std::span<const SeqChunk> chunks, ForwardOutp
     const Layer& L = layers_[l];
     // --- attention ---
     for (int64_t t = 0; t < N; ++t) kernels::rmsnorm_ref(&x_[t * E], L.attn_norm.data(), E, c.norm_eps, &h_[t * E]);
-    kernels::matmul_ref(L.wq, h_.data(), N, q_.data(), pool);
-    kernels::matmul_ref(L.wk, h_.data(), N, k_.data(), pool);
-    kernels::matmul_ref(L.wv, h_.data(), N, v_.data(), pool);
+    mm(L.wq, h_.data(), N, q_.data(), pool);
+    mm(L.wk, h_.data(), N, k_.data(), pool);
+    mm(L.wv, h_.data(), N, v_.data(), pool);
     for (int64_t t = 0; t < N; ++t) {
       if (!L.bq.empty()) {
         kernels::add_ref(&q_[t * QD], L.bq.data(), QD);
@@ -135,15 +138,15 @@ Result<void> DecoderModel::forward(std::span<const SeqChunk> chunks, ForwardOutp
                              &attn_[row * QD], pool);
       row += n;
     }
-    kernels::matmul_ref(L.wo, attn_.data(), N, tmp_.data(), pool);
+    mm(L.wo, attn_.data(), N, tmp_.data(), pool);
     kernels::add_ref(x_.data(), tmp_.data(), N * E);
 
     // --- feed-forward ---
     for (int64_t t = 0; t < N; ++t) kernels::rmsnorm_ref(&x_[t * E], L.ffn_norm.data(), E, c.norm_eps, &h_[t * E]);
-    kernels::matmul_ref(L.ffn_gate, h_.data(), N, gate_.data(), pool);
-    kernels::matmul_ref(L.ffn_up, h_.data(), N, up_.data(), pool);
+    mm(L.ffn_gate, h_.data(), N, gate_.data(), pool);
+    mm(L.ffn_up, h_.data(), N, up_.data(), pool);
     kernels::swiglu_ref(gate_.data(), up_.data(), N * F, gate_.data());
-    kernels::matmul_ref(L.ffn_down, gate_.data(), N, tmp_.data(), pool);
+    mm(L.ffn_down, gate_.data(), N, tmp_.data(), pool);
     kernels::add_ref(x_.data(), tmp_.data(), N * E);
   }
 
@@ -159,7 +162,7 @@ Result<void> DecoderModel::forward(std::span<const SeqChunk> chunks, ForwardOutp
     row += n;
   }
   if (out.logits.size() < size_t(n_out * V)) out.logits.resize(n_out * V);
-  kernels::matmul_ref(output_, h_.data(), n_out, out.logits.data(), pool);
+  mm(output_, h_.data(), n_out, out.logits.data(), pool);
 
   for (const auto& ch : chunks) ch.kv->set_n_past(ch.kv->n_past() + int32_t(ch.tokens.size()));
   return {};

@@ -15,10 +15,12 @@ namespace shuo::model {
 class DecoderModel final : public Model {
  public:
   // Looks up every tensor with GGUF names (blk.N.attn_q.weight, …) and checks its shape.
-  static Result<std::unique_ptr<DecoderModel>> build(const format::GgufFile& f, ModelConfig cfg);
+  static Result<std::unique_ptr<DecoderModel>> build(const format::GgufFile& f, ModelConfig cfg,
+                                                     const LoadOptions& opts);
 
   Result<void> forward(std::span<const SeqChunk> chunks, ForwardOutput& out,
                        tensor::ThreadPool& pool) override;
+  const char* kernel_isa() const override { return kernels_.isa; }
 
  private:
   struct Layer {
@@ -31,6 +33,12 @@ class DecoderModel final : public Model {
 
   DecoderModel() = default;
   void embed(std::span<const SeqChunk> chunks);
+  void mm(const kernels::WeightMatrix& w, const float* x, int64_t n, float* y, tensor::ThreadPool& pool) {
+    kernels::matmul(w, x, n, y, pool, kernels_, mm_scratch_);
+  }
+
+  kernels::VecDotKernels kernels_;
+  kernels::MatmulScratch mm_scratch_;
 
   kernels::WeightMatrix tok_embd_;  // [V, E]
   kernels::WeightMatrix output_;    // [V, E] (== tok_embd_ when tied)

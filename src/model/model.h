@@ -41,6 +41,9 @@ class Model {
   virtual Result<void> forward(std::span<const SeqChunk> chunks, ForwardOutput& out,
                                tensor::ThreadPool& pool) = 0;
 
+  // Which kernel set the forward pass uses ("avx512", "avx2", "scalar").
+  virtual const char* kernel_isa() const = 0;
+
   KvCache make_cache(int32_t capacity) const {
     return KvCache(config_.n_layer, config_.n_head_kv, config_.head_dim, capacity);
   }
@@ -49,7 +52,12 @@ class Model {
   ModelConfig config_;
 };
 
+struct LoadOptions {
+  // Use the scalar `_ref` kernels instead of the best ISA this CPU runs (tests, debugging).
+  bool reference_kernels = false;
+};
+
 // Builds the model for general.architecture. `file` must outlive the model (weights stay mmapped).
-Result<std::unique_ptr<Model>> load_model(const format::GgufFile& file);
+Result<std::unique_ptr<Model>> load_model(const format::GgufFile& file, const LoadOptions& opts = {});
 
 }  // namespace shuo::model

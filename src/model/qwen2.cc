@@ -5,11 +5,11 @@
 
 namespace shuo::model {
 
-Result<std::unique_ptr<Model>> load_qwen2(const format::GgufFile& f) {
+Result<std::unique_ptr<Model>> load_qwen2(const format::GgufFile& f, const LoadOptions& opts) {
   SHUO_ASSIGN(ModelConfig c, read_decoder_config(f, "qwen2"));
   c.rope_layout = kernels::RopeLayout::kNeox;
   c.has_qkv_bias = true;
-  SHUO_ASSIGN(auto m, DecoderModel::build(f, std::move(c)));
+  SHUO_ASSIGN(auto m, DecoderModel::build(f, std::move(c), opts));
   return std::unique_ptr<Model>(std::move(m));
 }
 

@@ -1,6 +1,9 @@
 // A persistent pool of worker threads for the kernels. Work is split into one contiguous range
 // per thread (static partition), so results never depend on scheduling. The calling thread
 // takes part, so ThreadPool(1) runs everything inline with no synchronisation.
+// A decode step issues hundreds of parallel_for calls, so waking must be cheap: workers spin on
+// an atomic generation counter for a short while (~tens of µs) before sleeping on a condition
+// variable, and the caller spins until the workers are done. Idle pools cost no CPU.
 #pragma once
 
 #include <atomic>
@@ -35,10 +38,10 @@ class ThreadPool {
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::condition_variable wake_;
-  std::condition_variable done_;
-  uint64_t generation_ = 0;  // bumped once per parallel_for
-  int pending_ = 0;          // workers still running the current job
-  bool stop_ = false;
+  std::atomic<uint64_t> generation_{0};  // bumped once per parallel_for (release)
+  std::atomic<int> pending_{0};          // workers still running the current job
+  std::atomic<int> sleepers_{0};         // workers blocked on wake_
+  std::atomic<bool> stop_{false};
   // The current job (valid while pending_ > 0).
   const RangeFn* job_ = nullptr;
   int64_t job_n_ = 0;

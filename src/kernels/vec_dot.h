@@ -1,0 +1,56 @@
+// Row · activation dot products straight from stored weight blocks, the inner loop of every
+// matmul. Activations are converted once per matmul into the form each weight type dots with:
+//   F32, F16, BF16 weights  × float activations
+//   Q8_0, Q4_0 weights      × BlockQ8A activations (int8 blocks of 32 with scale and sum)
+// Each function has a scalar `_ref` (kept forever) and SIMD variants in *_avx2.cc / *_avx512.cc;
+// kernels/vec_dot_test.cc compares every variant this CPU runs against the `_ref`.
+#pragma once
+
+#include <cstdint>
+
+#include "format/ggml_types.h"
+#include "kernels/cpu_features.h"
+
+namespace shuo::kernels {
+
+// 32 activations quantized to int8 (round to nearest, scale = max|x| / 127), plus the sum of
+// the quantized values times the scale: Q4_0 weights are stored as unsigned nibbles q - 8, so
+// Σ (q - 8)·x = Σ q·x - 8·Σ x, and the second term comes from `sum` without touching x again.
+struct BlockQ8A {
+  float d;        // scale
+  float sum;      // d * Σ qs
+  int8_t qs[32];
+};
+static_assert(sizeof(BlockQ8A) == 40);
+
+// x: [n] floats, n a multiple of 32 → n/32 blocks.
+using QuantizeActFn = void (*)(const float* x, BlockQ8A* out, int64_t n);
+// Dot of one weight row (n elements, stored blocks) with activations in the matching form.
+using VecDotFn = float (*)(const void* w_row, const void* act, int64_t n);
+
+void quantize_act_ref(const float* x, BlockQ8A* out, int64_t n);
+float vec_dot_f32_ref(const void* w, const void* x, int64_t n);
+float vec_dot_f16_ref(const void* w, const void* x, int64_t n);
+float vec_dot_bf16_ref(const void* w, const void* x, int64_t n);
+float vec_dot_q8_0_ref(const void* w, const void* x, int64_t n);
+float vec_dot_q4_0_ref(const void* w, const void* x, int64_t n);
+
+// One ISA level's kernels. A null entry means "no fast path for this type at this level".
+struct VecDotKernels {
+  const char* isa = "scalar";
+  QuantizeActFn quantize_act = nullptr;
+  VecDotFn f32 = nullptr, f16 = nullptr, bf16 = nullptr, q8_0 = nullptr, q4_0 = nullptr;
+
+  VecDotFn for_type(format::GgmlType t) const;
+  // Whether activations for type t are BlockQ8A (else float).
+  static bool uses_q8_act(format::GgmlType t);
+};
+
+VecDotKernels vec_dot_kernels_ref();
+VecDotKernels vec_dot_kernels_avx2();    // requires has_avx2_fma()
+VecDotKernels vec_dot_kernels_avx512();  // requires has_avx512() && avx512vnni
+
+// The best level this CPU runs; the choice is made once, by the caller, at start-up.
+VecDotKernels select_vec_dot_kernels(const CpuFeatures& cpu);
+
+}  // namespace shuo::kernels

@@ -1,0 +1,129 @@
+// Scalar references for the vec_dot kernels (see vec_dot.h), and the dispatcher.
+#include <cmath>
+#include <cstring>
+
+#include "kernels/vec_dot.h"
+#include "tensor/fp16.h"
+
+namespace shuo::kernels {
+
+namespace {
+float half_at(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return tensor::fp16_to_fp32(h);
+}
+}  // namespace
+
+void quantize_act_ref(const float* x, BlockQ8A* out, int64_t n) {
+  for (int64_t b = 0; b < n / 32; ++b) {
+    const float* xb = x + b * 32;
+    float amax = 0.0f;
+    for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(xb[i]));
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    int sum = 0;
+    for (int i = 0; i < 32; ++i) {
+      const int q = static_cast<int>(std::nearbyint(xb[i] * id));
+      out[b].qs[i] = static_cast<int8_t>(q);
+      sum += q;
+    }
+    out[b].d = d;
+    out[b].sum = d * float(sum);
+  }
+}
+
+float vec_dot_f32_ref(const void* w, const void* x, int64_t n) {
+  const float* a = static_cast<const float*>(w);
+  const float* b = static_cast<const float*>(x);
+  float s = 0.0f;
+  for (int64_t i = 0; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+float vec_dot_f16_ref(const void* w, const void* x, int64_t n) {
+  const uint8_t* a = static_cast<const uint8_t*>(w);
+  const float* b = static_cast<const float*>(x);
+  float s = 0.0f;
+  for (int64_t i = 0; i < n; ++i) s += half_at(a + 2 * i) * b[i];
+  return s;
+}
+
+float vec_dot_bf16_ref(const void* w, const void* x, int64_t n) {
+  const uint8_t* a = static_cast<const uint8_t*>(w);
+  const float* b = static_cast<const float*>(x);
+  float s = 0.0f;
+  for (int64_t i = 0; i < n; ++i) {
+    uint16_t h;
+    std::memcpy(&h, a + 2 * i, 2);
+    s += tensor::bf16_to_fp32(h) * b[i];
+  }
+  return s;
+}
+
+// Q8_0 block: fp16 d, 32 × int8.
+float vec_dot_q8_0_ref(const void* w, const void* x, int64_t n) {
+  const uint8_t* wb = static_cast<const uint8_t*>(w);
+  const BlockQ8A* xb = static_cast<const BlockQ8A*>(x);
+  float s = 0.0f;
+  for (int64_t b = 0; b < n / 32; ++b, wb += 34) {
+    int32_t dot = 0;
+    for (int i = 0; i < 32; ++i) dot += int32_t(int8_t(wb[2 + i])) * xb[b].qs[i];
+    s += half_at(wb) * xb[b].d * float(dot);
+  }
+  return s;
+}
+
+// Q4_0 block: fp16 d, 16 bytes; element i < 16 is the low nibble of byte i, element 16 + i the
+// high nibble; value = (nibble - 8) * d.
+float vec_dot_q4_0_ref(const void* w, const void* x, int64_t n) {
+  const uint8_t* wb = static_cast<const uint8_t*>(w);
+  const BlockQ8A* xb = static_cast<const BlockQ8A*>(x);
+  float s = 0.0f;
+  for (int64_t b = 0; b < n / 32; ++b, wb += 18) {
+    int32_t dot = 0;
+    for (int i = 0; i < 16; ++i) {
+      dot += int32_t(wb[2 + i] & 0x0f) * xb[b].qs[i];
+      dot += int32_t(wb[2 + i] >> 4) * xb[b].qs[16 + i];
+    }
+    s += half_at(wb) * (xb[b].d * float(dot) - 8.0f * xb[b].sum);
+  }
+  return s;
+}
+
+VecDotFn VecDotKernels::for_type(format::GgmlType t) const {
+  switch (t) {
+    case format::GgmlType::F32: return f32;
+    case format::GgmlType::F16: return f16;
+    case format::GgmlType::BF16: return bf16;
+    case format::GgmlType::Q8_0: return q8_0;
+    case format::GgmlType::Q4_0: return q4_0;
+    default: return nullptr;
+  }
+}
+
+bool VecDotKernels::uses_q8_act(format::GgmlType t) {
+  return t == format::GgmlType::Q8_0 || t == format::GgmlType::Q4_0;
+}
+
+VecDotKernels vec_dot_kernels_ref() {
+  VecDotKernels k;
+  k.isa = "scalar";
+  k.quantize_act = quantize_act_ref;
+  k.f32 = vec_dot_f32_ref;
+  k.f16 = vec_dot_f16_ref;
+  k.bf16 = vec_dot_bf16_ref;
+  k.q8_0 = vec_dot_q8_0_ref;
+  k.q4_0 = vec_dot_q4_0_ref;
+  return k;
+}
+
+VecDotKernels select_vec_dot_kernels(const CpuFeatures& cpu) {
+#if defined(__x86_64__)
+  if (cpu.has_avx512() && cpu.avx512vnni && cpu.has_avx2_fma()) return vec_dot_kernels_avx512();
+  if (cpu.has_avx2_fma()) return vec_dot_kernels_avx2();
+#endif
+  return vec_dot_kernels_ref();
+}
+
+}  // namespace shuo::kernels
