@@ -15,6 +15,12 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y,
     for (int64_t t = 0; t < n_tokens; ++t) k.quantize_act(x + t * cols, scratch.act_q8.data() + t * nb, cols);
     act = scratch.act_q8.data();
     act_stride_bytes = nb * int64_t(sizeof(BlockQ8A));
+  } else if (dot && VecDotKernels::uses_q8k_act(w.type)) {
+    const int64_t nb = cols / 256;
+    if (scratch.act_q8k.size() < size_t(n_tokens * nb)) scratch.act_q8k.resize(n_tokens * nb);
+    for (int64_t t = 0; t < n_tokens; ++t) k.quantize_act_k(x + t * cols, scratch.act_q8k.data() + t * nb, cols);
+    act = scratch.act_q8k.data();
+    act_stride_bytes = nb * int64_t(sizeof(BlockQ8KA));
   }
   const bool convert_rows = dot == nullptr;
   if (convert_rows) {

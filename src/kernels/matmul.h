@@ -40,6 +40,7 @@ void matmul_ref(const WeightMatrix& w, const float* x, int64_t n_tokens, float* 
 // float row per thread for types without a direct kernel). Grown on demand, never shrunk.
 struct MatmulScratch {
   std::vector<BlockQ8A> act_q8;
+  std::vector<BlockQ8KA> act_q8k;
   std::vector<float> rows;  // [threads, cols]
 };
 

@@ -2,6 +2,7 @@
 // matmul. Activations are converted once per matmul into the form each weight type dots with:
 //   F32, F16, BF16 weights  × float activations
 //   Q8_0, Q4_0 weights      × BlockQ8A activations (int8 blocks of 32 with scale and sum)
+//   Q4_K, Q5_K, Q6_K        × BlockQ8KA activations (int8 super-blocks of 256, 16-group sums)
 // Each function has a scalar `_ref` (kept forever) and SIMD variants in *_avx2.cc / *_avx512.cc;
 // kernels/vec_dot_test.cc compares every variant this CPU runs against the `_ref`.
 #pragma once
@@ -23,8 +24,19 @@ struct BlockQ8A {
 };
 static_assert(sizeof(BlockQ8A) == 40);
 
+// 256 activations quantized to int8 with one scale, and the sums of each 16-element group:
+// K-quant mins (Q4_K/Q5_K) and Q6_K's -32 offset are applied per group through these sums.
+struct BlockQ8KA {
+  float d;
+  int16_t bsums[16];
+  int8_t qs[256];
+};
+static_assert(sizeof(BlockQ8KA) == 292);
+
 // x: [n] floats, n a multiple of 32 → n/32 blocks.
 using QuantizeActFn = void (*)(const float* x, BlockQ8A* out, int64_t n);
+// x: [n] floats, n a multiple of 256 → n/256 super-blocks.
+using QuantizeActKFn = void (*)(const float* x, BlockQ8KA* out, int64_t n);
 // Dot of one weight row (n elements, stored blocks) with activations in the matching form.
 using VecDotFn = float (*)(const void* w_row, const void* act, int64_t n);
 
@@ -34,21 +46,33 @@ float vec_dot_f16_ref(const void* w, const void* x, int64_t n);
 float vec_dot_bf16_ref(const void* w, const void* x, int64_t n);
 float vec_dot_q8_0_ref(const void* w, const void* x, int64_t n);
 float vec_dot_q4_0_ref(const void* w, const void* x, int64_t n);
+void quantize_act_k_ref(const float* x, BlockQ8KA* out, int64_t n);
+// K-quant references: dequantize the weight row with tensor::dequantize (bit-exact with ggml)
+// and dot it with the dequantized activations, so they share no bit-twiddling with the SIMD code.
+float vec_dot_q4_k_ref(const void* w, const void* x, int64_t n);
+float vec_dot_q5_k_ref(const void* w, const void* x, int64_t n);
+float vec_dot_q6_k_ref(const void* w, const void* x, int64_t n);
 
 // One ISA level's kernels. A null entry means "no fast path for this type at this level".
 struct VecDotKernels {
   const char* isa = "scalar";
   QuantizeActFn quantize_act = nullptr;
+  QuantizeActKFn quantize_act_k = nullptr;
   VecDotFn f32 = nullptr, f16 = nullptr, bf16 = nullptr, q8_0 = nullptr, q4_0 = nullptr;
+  VecDotFn q4_k = nullptr, q5_k = nullptr, q6_k = nullptr;
 
   VecDotFn for_type(format::GgmlType t) const;
-  // Whether activations for type t are BlockQ8A (else float).
+  // Whether activations for type t are BlockQ8A / BlockQ8KA (else float).
   static bool uses_q8_act(format::GgmlType t);
+  static bool uses_q8k_act(format::GgmlType t);
 };
 
 VecDotKernels vec_dot_kernels_ref();
 VecDotKernels vec_dot_kernels_avx2();    // requires has_avx2_fma()
 VecDotKernels vec_dot_kernels_avx512();  // requires has_avx512() && avx512vnni
+
+// Fills the K-quant entries with the AVX2 kernels (used by the AVX2 and AVX-512 levels).
+void add_k_quant_kernels_avx2(VecDotKernels& k);
 
 // The best level this CPU runs; the choice is made once, by the caller, at start-up.
 VecDotKernels select_vec_dot_kernels(const CpuFeatures& cpu);

@@ -166,6 +166,7 @@ VecDotKernels vec_dot_kernels_avx2() {
   k.bf16 = vec_dot_bf16_avx2;
   k.q8_0 = vec_dot_q8_0_avx2;
   k.q4_0 = vec_dot_q4_0_avx2;
+  add_k_quant_kernels_avx2(k);
   return k;
 }
 

@@ -3,7 +3,10 @@
 #include <cstring>
 
 #include "kernels/vec_dot.h"
+#include <vector>
+
 #include "tensor/fp16.h"
+#include "tensor/quants.h"
 
 namespace shuo::kernels {
 
@@ -91,6 +94,41 @@ float vec_dot_q4_0_ref(const void* w, const void* x, int64_t n) {
   return s;
 }
 
+void quantize_act_k_ref(const float* x, BlockQ8KA* out, int64_t n) {
+  for (int64_t b = 0; b < n / 256; ++b) {
+    const float* xb = x + b * 256;
+    float amax = 0.0f;
+    for (int i = 0; i < 256; ++i) amax = std::max(amax, std::fabs(xb[i]));
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    for (int g = 0; g < 16; ++g) {
+      int sum = 0;
+      for (int i = 16 * g; i < 16 * g + 16; ++i) {
+        const int q = static_cast<int>(std::nearbyint(xb[i] * id));
+        out[b].qs[i] = static_cast<int8_t>(q);
+        sum += q;
+      }
+      out[b].bsums[g] = static_cast<int16_t>(sum);
+    }
+    out[b].d = d;
+  }
+}
+
+namespace {
+float vec_dot_k_ref(format::GgmlType t, const void* w, const void* x, int64_t n) {
+  std::vector<float> wf(n);
+  (void)tensor::dequantize(t, w, wf.data(), n);
+  const BlockQ8KA* xb = static_cast<const BlockQ8KA*>(x);
+  double s = 0.0;
+  for (int64_t i = 0; i < n; ++i) s += double(wf[i]) * xb[i / 256].d * xb[i / 256].qs[i % 256];
+  return float(s);
+}
+}  // namespace
+
+float vec_dot_q4_k_ref(const void* w, const void* x, int64_t n) { return vec_dot_k_ref(format::GgmlType::Q4_K, w, x, n); }
+float vec_dot_q5_k_ref(const void* w, const void* x, int64_t n) { return vec_dot_k_ref(format::GgmlType::Q5_K, w, x, n); }
+float vec_dot_q6_k_ref(const void* w, const void* x, int64_t n) { return vec_dot_k_ref(format::GgmlType::Q6_K, w, x, n); }
+
 VecDotFn VecDotKernels::for_type(format::GgmlType t) const {
   switch (t) {
     case format::GgmlType::F32: return f32;
@@ -98,12 +136,19 @@ VecDotFn VecDotKernels::for_type(format::GgmlType t) const {
     case format::GgmlType::BF16: return bf16;
     case format::GgmlType::Q8_0: return q8_0;
     case format::GgmlType::Q4_0: return q4_0;
+    case format::GgmlType::Q4_K: return q4_k;
+    case format::GgmlType::Q5_K: return q5_k;
+    case format::GgmlType::Q6_K: return q6_k;
     default: return nullptr;
   }
 }
 
 bool VecDotKernels::uses_q8_act(format::GgmlType t) {
   return t == format::GgmlType::Q8_0 || t == format::GgmlType::Q4_0;
+}
+
+bool VecDotKernels::uses_q8k_act(format::GgmlType t) {
+  return t == format::GgmlType::Q4_K || t == format::GgmlType::Q5_K || t == format::GgmlType::Q6_K;
 }
 
 VecDotKernels vec_dot_kernels_ref() {
@@ -115,6 +160,10 @@ VecDotKernels vec_dot_kernels_ref() {
   k.bf16 = vec_dot_bf16_ref;
   k.q8_0 = vec_dot_q8_0_ref;
   k.q4_0 = vec_dot_q4_0_ref;
+  k.quantize_act_k = quantize_act_k_ref;
+  k.q4_k = vec_dot_q4_k_ref;
+  k.q5_k = vec_dot_q5_k_ref;
+  k.q6_k = vec_dot_q6_k_ref;
   return k;
 }
 

@@ -85,6 +85,42 @@ TEST(VecDot, EveryVariantMatchesReference) {
   }
 }
 
+TEST(VecDot, QuantizeActKMatchesReferenceBitExact) {
+  for (const auto& k : variants()) {
+    for (int64_t n : {256, 512, 4096}) {
+      auto x = random_floats(n, 21);
+      std::vector<BlockQ8KA> a(n / 256), b(n / 256);
+      quantize_act_k_ref(x.data(), a.data(), n);
+      k.quantize_act_k(x.data(), b.data(), n);
+      for (int64_t i = 0; i < n / 256; ++i) {
+        ASSERT_EQ(a[i].d, b[i].d) << k.isa;
+        ASSERT_EQ(std::memcmp(a[i].bsums, b[i].bsums, sizeof a[i].bsums), 0) << k.isa << " block " << i;
+        ASSERT_EQ(std::memcmp(a[i].qs, b[i].qs, 256), 0) << k.isa << " block " << i;
+      }
+    }
+  }
+}
+
+TEST(VecDot, KQuantsMatchReference) {
+  const auto ref = vec_dot_kernels_ref();
+  for (GgmlType t : {GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K}) {
+    for (int64_t n : {256, 768, 4096}) {
+      const auto wf = random_floats(n, 31 + uint32_t(n)), x = random_floats(n, 32 + uint32_t(n));
+      const auto w = encode(t, wf);
+      std::vector<BlockQ8KA> xq(n / 256);
+      quantize_act_k_ref(x.data(), xq.data(), n);
+      const float want = ref.for_type(t)(w.data(), xq.data(), n);
+      double mag = 0;
+      for (int64_t i = 0; i < n; ++i) mag += std::fabs(double(wf[i]) * x[i]);
+      for (const auto& k : variants()) {
+        ASSERT_NE(k.for_type(t), nullptr) << k.isa;
+        EXPECT_NEAR(k.for_type(t)(w.data(), xq.data(), n), want, 1e-5 * mag + 1e-5)
+            << k.isa << " " << format::ggml_type_name(t) << " n=" << n;
+      }
+    }
+  }
+}
+
 TEST(VecDot, OddLengthsForFloatTypes) {
   const auto ref = vec_dot_kernels_ref();
   for (int64_t n : {1, 7, 33, 4099}) {
@@ -120,7 +156,7 @@ TEST(Matmul, FastDriverMatchesReference) {
       for (const auto& k : variants()) {
         matmul(w, x.data(), n_tok, got.data(), pool, k, scratch);
         // Q8_0/Q4_0 quantize activations to int8: error ~ |w|·|x| / 127 per element.
-        const double tol = VecDotKernels::uses_q8_act(t) ? 0.05 * std::sqrt(double(cols)) : 1e-3;
+        const double tol = VecDotKernels::uses_q8_act(t) || VecDotKernels::uses_q8k_act(t) ? 0.05 * std::sqrt(double(cols)) : 1e-3;
         for (int64_t i = 0; i < n_tok * rows; ++i)
           ASSERT_NEAR(got[i], want[i], tol) << k.isa << " " << format::ggml_type_name(t) << " i=" << i;
       }
