@@ -80,6 +80,7 @@ inline Error make_error(ErrorCode code, std::string where, std::string message) 
 #define SHUO_CONCAT_INNER_(a, b) a##b
 #define SHUO_CONCAT_(a, b) SHUO_CONCAT_INNER_(a, b)
 // SHUO_ASSIGN(auto x, f()) — declare x from a Result or return its error.
+// It expands to several statements: never use it as the body of an unbraced if/else/for.
 #define SHUO_ASSIGN(decl, expr) SHUO_ASSIGN_IMPL_(SHUO_CONCAT_(shuo_r_, __LINE__), decl, expr)
 #define SHUO_ASSIGN_IMPL_(tmp, decl, expr) \
   auto tmp = (expr);                       \

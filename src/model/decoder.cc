@@ -93,7 +93,7 @@ Result<void> DecoderModel::forward(std::span<const SeqChunk> chunks, ForwardOutp
     for (int32_t id : ch.tokens)
       if (id < 0 || id >= V) return Error{ErrorCode::kBadField, "tokens", "token id " + std::to_string(id) + " is outside the vocabulary [0, " + std::to_string(V) + ")"};
     N += int64_t(ch.tokens.size());
-    n_out += ch.all_logits ? int64_t(ch.tokens.size()) : 1;
+    n_out += ch.no_logits ? 0 : ch.all_logits ? int64_t(ch.tokens.size()) : 1;
   }
 
   resize(x_, N * E); resize(h_, N * E); resize(tmp_, N * E);
@@ -157,12 +157,12 @@ Result<void> DecoderModel::forward(std::span<const SeqChunk> chunks, ForwardOutp
     const auto& ch = chunks[i];
     const int64_t n = int64_t(ch.tokens.size());
     out.chunk_offset[i] = o;
-    for (int64_t t = ch.all_logits ? 0 : n - 1; t < n; ++t)
+    for (int64_t t = ch.no_logits ? n : ch.all_logits ? 0 : n - 1; t < n; ++t)
       kernels::rmsnorm_ref(&x_[(row + t) * E], output_norm_.data(), E, c.norm_eps, &h_[o++ * E]);
     row += n;
   }
   if (out.logits.size() < size_t(n_out * V)) out.logits.resize(n_out * V);
-  mm(output_, h_.data(), n_out, out.logits.data(), pool);
+  if (n_out > 0) mm(output_, h_.data(), n_out, out.logits.data(), pool);
 
   for (const auto& ch : chunks) ch.kv->set_n_past(ch.kv->n_past() + int32_t(ch.tokens.size()));
   return {};

@@ -20,9 +20,11 @@ struct SeqChunk {
   KvCache* kv = nullptr;
   std::span<const int32_t> tokens;
   bool all_logits = false;  // logits for every token of the chunk, else only for the last
+  bool no_logits = false;   // none at all (a prefill chunk that does not end the prompt)
 };
 
-// Where forward() puts its results: per chunk, logits rows in token order.
+// Where forward() puts its results: per chunk, logits rows in token order (chunks with
+// no_logits have none; their chunk_offset is that of the next row).
 struct ForwardOutput {
   std::vector<float> logits;          // [Σ rows, n_vocab]
   std::vector<int64_t> chunk_offset;  // first row of chunk i in `logits`

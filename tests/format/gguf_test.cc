@@ -128,6 +128,19 @@ TEST(Gguf, WriterRoundTripsEveryType) {
   EXPECT_EQ(f->find_tensor("b")->offset % 32, 0u);
 }
 
+// GGUF v2 has the same layout as v3 for little-endian files (v3 added big-endian support).
+TEST(Gguf, ReadsVersion2) {
+  std::vector<float> a;
+  std::vector<uint8_t> b;
+  auto bytes = sample_writer(a, b).to_bytes();
+  bytes[4] = 2;  // version field, little-endian uint32 at offset 4
+  auto f = GgufFile::parse(bytes, "v2");
+  ASSERT_TRUE(f.ok()) << f.error().to_string();
+  EXPECT_EQ(f->version(), 2u);
+  EXPECT_EQ(*f->get<std::string>("name"), "shuo 说");
+  EXPECT_EQ(f->tensors().size(), 2u);
+}
+
 TEST(Gguf, WriterRejectsWrongTensorSize) {
   GgufWriter w;
   std::vector<uint8_t> data(10);
