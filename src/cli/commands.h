@@ -9,6 +9,7 @@ class App;
 namespace shuo::cli {
 
 void add_inspect_command(CLI::App& app, int* exit_code);
+void add_render_template_command(CLI::App& app, int* exit_code);
 void add_generate_command(CLI::App& app, int* exit_code);
 void add_tokenize_command(CLI::App& app, int* exit_code);
 

@@ -8,6 +8,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int exit_code = 0;
   shuo::cli::add_inspect_command(app, &exit_code);
+  shuo::cli::add_render_template_command(app, &exit_code);
   shuo::cli::add_generate_command(app, &exit_code);
   shuo::cli::add_tokenize_command(app, &exit_code);
   try {
