@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 namespace shuo::engine {
 
@@ -28,12 +29,21 @@ struct Engine::Sequence {
   int32_t n_generated = 0;
   int32_t pending = -1;                 // sampled token not yet fed back through the model
   bool done = false;
+  std::vector<int32_t> history;         // every token fed so far: prompt, then generated
+  int32_t n_published = 0;              // full blocks published for prefix reuse
+  uint64_t last_hash = 0;               // chain hash up to the last published block
 };
 
 Engine::Engine(model::Model& model, EngineOptions opts)
     : model_(model),
       opts_(std::move(opts)),
       pool_(opts_.threads > 0 ? opts_.threads : tensor::physical_core_count()) {
+  const int32_t bs = model::KvBlockPool::kDefaultBlockSize;
+  const int32_t per_seq = (opts_.n_ctx + bs - 1) / bs;
+  // At least one full-context sequence must fit, or a valid request could wait forever.
+  const int32_t n_blocks = std::max(opts_.kv_blocks > 0 ? opts_.kv_blocks : per_seq * std::max(1, opts_.max_running), per_seq);
+  kv_pool_ = model_.make_block_pool(n_blocks, bs);
+  stats_.kv_blocks_total = n_blocks;
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -45,6 +55,7 @@ Engine::~Engine() {
   wake_.notify_all();
   thread_.join();
   for (auto& s : queue_) finish(*s, FinishReason::kCancelled);
+  deliver();
 }
 
 Result<std::shared_ptr<RequestHandle>> Engine::submit(EngineRequest req, TokenEventFn on_event) {
@@ -78,9 +89,85 @@ Result<std::shared_ptr<RequestHandle>> Engine::submit(EngineRequest req, TokenEv
   return handle;
 }
 
+void Engine::clear_cache() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    clear_requested_ = true;
+  }
+  wake_.notify_one();
+}
+
+bool Engine::start(Sequence& s) {
+  const auto& prompt = s.req.prompt;
+  auto kv = std::make_unique<model::KvCache>(kv_pool_);
+  const int32_t bs = kv_pool_->block_size();
+  uint64_t hash = 0;
+  int32_t matched = 0;
+  std::vector<uint64_t> hashes;
+  if (opts_.prefix_cache) {
+    while (matched + bs <= int32_t(prompt.size())) {
+      std::span<const int32_t> toks(prompt.data() + matched, size_t(bs));
+      const uint64_t h = model::KvBlockPool::chain_hash(hash, toks);
+      auto b = kv_pool_->lookup(h, toks);
+      if (!b) break;
+      kv->append_shared(*b);
+      hashes.push_back(h);
+      hash = h;
+      matched += bs;
+    }
+    // The last prompt token must go through the model to give the first logits.
+    if (matched > 0 && matched == int32_t(prompt.size())) {
+      kv->pop_block();
+      hashes.pop_back();
+      matched -= bs;
+      hash = hashes.empty() ? 0 : hashes.back();
+    }
+  }
+  if (!kv->reserve(int32_t(prompt.size()) + s.req.max_tokens)) return false;  // pool full: wait
+  kv->set_n_past(matched);
+  s.kv = std::move(kv);
+  s.n_prefilled = matched;
+  s.n_published = matched / bs;
+  s.last_hash = hash;
+  s.history = prompt;
+  s.sampler = std::make_unique<Sampler>(s.req.sampling, model_.config().n_vocab);
+  for (int32_t t : prompt) s.sampler->accept(t);
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.prefix_hit_tokens += matched;
+  return true;
+}
+
+void Engine::publish_full_blocks(Sequence& s) {
+  if (!opts_.prefix_cache) return;
+  const int32_t bs = kv_pool_->block_size();
+  while ((s.n_published + 1) * bs <= s.kv->n_past()) {
+    std::span<const int32_t> toks(s.history.data() + int64_t(s.n_published) * bs, size_t(bs));
+    s.last_hash = model::KvBlockPool::chain_hash(s.last_hash, toks);
+    kv_pool_->publish(s.kv->blocks()[s.n_published], s.last_hash, toks);
+    ++s.n_published;
+  }
+}
+
 EngineStats Engine::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
   return stats_;
+}
+
+void Engine::emit(Sequence& s, TokenEvent ev) {
+  if (!s.on_event) return;
+  Outgoing o;
+  if (ev.finish != FinishReason::kNone) o.owned = std::move(s.on_event);
+  else o.live = &s.on_event;
+  o.event = std::move(ev);
+  outbox_.push_back(std::move(o));
+}
+
+void Engine::deliver() {
+  for (auto& o : outbox_) {
+    if (o.live) (*o.live)(o.event);
+    else o.owned(o.event);
+  }
+  outbox_.clear();
 }
 
 void Engine::finish(Sequence& s, FinishReason why, std::string error) {
@@ -91,7 +178,7 @@ void Engine::finish(Sequence& s, FinishReason why, std::string error) {
   ev.error = std::move(error);
   ev.n_prompt = int32_t(s.req.prompt.size());
   ev.n_generated = s.n_generated;
-  if (s.on_event) s.on_event(ev);
+  emit(s, std::move(ev));
 }
 
 void Engine::loop() {
@@ -103,31 +190,49 @@ void Engine::loop() {
       if (opts_.is_eog(id)) eog_ids.push_back(id);
 
   for (;;) {
+    std::vector<std::unique_ptr<Sequence>> admitted;
+    bool clear = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      wake_.wait(lock, [&] { return stop_ || !queue_.empty() || !running.empty(); });
+      wake_.wait(lock, [&] { return stop_ || clear_requested_ || !queue_.empty() || !running.empty(); });
       if (stop_) break;
-      // Admit waiting requests into free slots (FIFO).
-      while (int32_t(running.size()) < opts_.max_running && !queue_.empty()) {
-        running.push_back(std::move(queue_.front()));
+      clear = std::exchange(clear_requested_, false);
+      // Take waiting requests for the free slots (FIFO); they start below, outside the lock.
+      while (int32_t(running.size() + admitted.size()) < opts_.max_running && !queue_.empty()) {
+        admitted.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
-      stats_.queued = int64_t(queue_.size());
     }
-    for (auto& s : running) {
-      if (s->kv) continue;
-      s->kv = std::make_unique<model::KvCache>(model_.make_cache(int32_t(s->req.prompt.size()) + s->req.max_tokens));
-      s->sampler = std::make_unique<Sampler>(s->req.sampling, model_.config().n_vocab);
-      for (int32_t t : s->req.prompt) s->sampler->accept(t);
+    if (clear) kv_pool_->drop_cached();
+    for (size_t i = 0; i < admitted.size(); ++i) {
+      if (admitted[i]->handle->cancelled()) {
+        finish(*admitted[i], FinishReason::kCancelled);
+        continue;
+      }
+      if (!start(*admitted[i])) {
+        // Not enough free KV blocks now: this and the later ones wait at the queue's front.
+        std::lock_guard<std::mutex> lock(mu_);
+        for (size_t j = admitted.size(); j-- > i;) queue_.push_front(std::move(admitted[j]));
+        admitted.resize(i);
+        break;
+      }
+      running.push_back(std::move(admitted[i]));
     }
+    std::erase_if(running, [](const auto& s) { return !s; });
     step(running, eog_ids);
-    int64_t kv = 0;
-    for (auto& s : running) kv += int64_t(s->kv->size_bytes());
-    std::lock_guard<std::mutex> lock(mu_);
-    stats_.running = int64_t(running.size());
-    stats_.kv_bytes = kv;
+    std::erase_if(running, [](const auto& s) { return s->done; });  // frees their blocks
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stats_.queued = int64_t(queue_.size());
+      stats_.running = int64_t(running.size());
+      stats_.kv_blocks_used = kv_pool_->n_in_use();
+      stats_.kv_blocks_cached = kv_pool_->n_cached();
+      stats_.kv_bytes = int64_t(kv_pool_->n_in_use()) * int64_t(kv_pool_->block_bytes());
+    }
+    deliver();  // clients see a finish only once the stats show it
   }
   for (auto& s : running) finish(*s, FinishReason::kCancelled);
+  deliver();
 }
 
 void Engine::step(std::vector<std::unique_ptr<Sequence>>& running, const std::vector<int32_t>& eog_ids) {
@@ -158,7 +263,8 @@ void Engine::step(std::vector<std::unique_ptr<Sequence>>& running, const std::ve
     } else {
       model::SeqChunk c;
       c.kv = s->kv.get();
-      c.tokens = std::span<const int32_t>(&s->pending, 1);
+      s->history.push_back(s->pending);
+      c.tokens = std::span<const int32_t>(&s->history.back(), 1);
       chunks.push_back(c);
     }
     owners.push_back(s.get());
@@ -168,10 +274,10 @@ void Engine::step(std::vector<std::unique_ptr<Sequence>>& running, const std::ve
   auto r = model_.forward(chunks, out, pool_);
   if (!r.ok()) {
     for (Sequence* s : owners) finish(*s, FinishReason::kError, r.error().to_string());
-    std::erase_if(running, [](const auto& s) { return s->done; });
     return;
   }
 
+  for (Sequence* s : owners) publish_full_blocks(*s);
   const int32_t V = model_.config().n_vocab;
   std::vector<float> logits(V), logprobs;
   int64_t generated = 0;
@@ -205,9 +311,8 @@ void Engine::step(std::vector<std::unique_ptr<Sequence>>& running, const std::ve
       ev.n_generated = s.n_generated;
       s.done = true;
     }
-    if (s.on_event) s.on_event(ev);
+    emit(s, std::move(ev));
   }
-  std::erase_if(running, [](const auto& s) { return s->done; });
 
   std::lock_guard<std::mutex> lock(mu_);
   stats_.prompt_tokens += prompt_tokens;

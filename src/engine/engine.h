@@ -26,6 +26,8 @@ struct EngineOptions {
   int32_t max_queue = 64;          // waiting requests; beyond it submit() fails with kLimit
   int32_t prefill_budget = 512;    // prompt tokens per step, shared by all prefilling sequences
   int32_t threads = 0;             // kernel threads (0 = physical cores)
+  int32_t kv_blocks = 0;           // KV pool size in blocks of 16 positions (0: max_running × n_ctx)
+  bool prefix_cache = true;        // reuse cached KV blocks of equal prompt prefixes
   std::function<bool(int32_t)> is_eog;  // end-of-generation tokens (tokenizer's); may be empty
 };
 
@@ -35,7 +37,11 @@ struct EngineStats {
   int64_t prompt_tokens = 0;       // totals since start
   int64_t generated_tokens = 0;
   int64_t steps = 0;
-  int64_t kv_bytes = 0;            // KV cache memory held by running sequences
+  int64_t kv_bytes = 0;            // KV memory of blocks in use by running sequences
+  int64_t kv_blocks_total = 0;
+  int64_t kv_blocks_used = 0;      // referenced by running sequences
+  int64_t kv_blocks_cached = 0;    // unreferenced, kept for prefix reuse (evictable)
+  int64_t prefix_hit_tokens = 0;   // prompt tokens taken from cached blocks instead of computed
 };
 
 class Engine {
@@ -53,6 +59,9 @@ class Engine {
   Result<std::shared_ptr<RequestHandle>> submit(EngineRequest req, TokenEventFn on_event);
 
   EngineStats stats() const;
+  // Forgets the cached (unreferenced) KV blocks at the engine's next step; running sequences
+  // are untouched. For the /clear endpoints.
+  void clear_cache();
   const EngineOptions& options() const { return opts_; }
   const model::Model& model() const { return model_; }
 
@@ -61,15 +70,27 @@ class Engine {
   void loop();
   void step(std::vector<std::unique_ptr<Sequence>>& running, const std::vector<int32_t>& eog_ids);
   void finish(Sequence& s, FinishReason why, std::string error = {});
+  void emit(Sequence& s, TokenEvent ev);  // into outbox_; the last event takes the callback along
+  void deliver();                          // runs the outbox's callbacks, after stats are current
+  bool start(Sequence& s);          // blocks for the sequence, reusing a cached prefix
+  void publish_full_blocks(Sequence& s);
 
   model::Model& model_;
   EngineOptions opts_;
   tensor::ThreadPool pool_;
+  std::shared_ptr<model::KvBlockPool> kv_pool_;  // engine thread only
+  struct Outgoing {
+    TokenEventFn owned;                  // a finished sequence's callback (it is gone by delivery)
+    const TokenEventFn* live = nullptr;  // a running sequence's callback
+    TokenEvent event;
+  };
+  std::vector<Outgoing> outbox_;         // engine thread only
 
   mutable std::mutex mu_;
   std::condition_variable wake_;
   std::deque<std::unique_ptr<Sequence>> queue_;
   bool stop_ = false;
+  bool clear_requested_ = false;
   uint64_t next_id_ = 1;
   EngineStats stats_;  // guarded by mu_
 

@@ -14,11 +14,19 @@ struct AttentionShape {
   float scale = 1.0f;  // usually 1 / sqrt(head_dim)
 };
 
+// One layer of one sequence's paged cache: position p is row p % block_size of block
+// p / block_size; k[b] and v[b] point at blocks of [block_size, n_head_kv, head_dim] floats.
+struct KvBlocksView {
+  const float* const* k = nullptr;
+  const float* const* v = nullptr;
+  int32_t block_size = 0;
+};
+
 // q:   [n_tokens, n_head, head_dim]       queries of tokens at positions pos0 … pos0+n_tokens-1
-// k,v: [≥ pos0+n_tokens, n_head_kv, head_dim] the sequence's cache, already holding these tokens
+// kv:  the sequence's cache, already holding positions 0 … pos0+n_tokens-1
 // out: [n_tokens, n_head, head_dim]
 // Token t attends to positions 0 … pos0+t (causal).
-void attention_ref(const float* q, int64_t n_tokens, int32_t pos0, const float* k, const float* v,
+void attention_ref(const float* q, int64_t n_tokens, int32_t pos0, const KvBlocksView& kv,
                    const AttentionShape& shape, float* out, tensor::ThreadPool& pool);
 
 }  // namespace shuo::kernels

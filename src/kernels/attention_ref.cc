@@ -6,8 +6,9 @@
 
 namespace shuo::kernels {
 
-void attention_ref(const float* q, int64_t n_tokens, int32_t pos0, const float* k, const float* v,
+void attention_ref(const float* q, int64_t n_tokens, int32_t pos0, const KvBlocksView& kv,
                    const AttentionShape& s, float* out, tensor::ThreadPool& pool) {
+  const int32_t bs = kv.block_size;
   const int group = s.n_head / s.n_head_kv;
   const int64_t q_stride = int64_t(s.n_head) * s.head_dim;
   const int64_t kv_stride = int64_t(s.n_head_kv) * s.head_dim;
@@ -20,7 +21,7 @@ void attention_ref(const float* q, int64_t n_tokens, int32_t pos0, const float* 
       const int64_t n_pos = pos0 + t + 1;
       const float* qh = q + t * q_stride + int64_t(h) * s.head_dim;
       for (int64_t p = 0; p < n_pos; ++p) {
-        const float* kp = k + p * kv_stride + int64_t(kvh) * s.head_dim;
+        const float* kp = kv.k[p / bs] + (p % bs) * kv_stride + int64_t(kvh) * s.head_dim;
         float dot = 0.0f;
         for (int d = 0; d < s.head_dim; ++d) dot += qh[d] * kp[d];
         scores[p] = dot * s.scale;
@@ -29,7 +30,7 @@ void attention_ref(const float* q, int64_t n_tokens, int32_t pos0, const float* 
       float* oh = out + t * q_stride + int64_t(h) * s.head_dim;
       for (int d = 0; d < s.head_dim; ++d) oh[d] = 0.0f;
       for (int64_t p = 0; p < n_pos; ++p) {
-        const float* vp = v + p * kv_stride + int64_t(kvh) * s.head_dim;
+        const float* vp = kv.v[p / bs] + (p % bs) * kv_stride + int64_t(kvh) * s.head_dim;
         const float w = scores[p];
         for (int d = 0; d < s.head_dim; ++d) oh[d] += w * vp[d];
       }

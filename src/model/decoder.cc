@@ -134,8 +134,14 @@ Result<void> DecoderModel::forward(std::span<const SeqChunk> chunks, ForwardOutp
         std::memcpy(ch.kv->k(l, pos0 + int32_t(t)), &k_[(row + t) * KD], KD * sizeof(float));
         std::memcpy(ch.kv->v(l, pos0 + int32_t(t)), &v_[(row + t) * KD], KD * sizeof(float));
       }
-      kernels::attention_ref(&q_[row * QD], n, pos0, ch.kv->k(l, 0), ch.kv->v(l, 0), shape,
-                             &attn_[row * QD], pool);
+      kb_.clear();
+      vb_.clear();
+      for (int32_t b : ch.kv->blocks()) {
+        kb_.push_back(ch.kv->pool().k(b, l));
+        vb_.push_back(ch.kv->pool().v(b, l));
+      }
+      kernels::attention_ref(&q_[row * QD], n, pos0, kernels::KvBlocksView{kb_.data(), vb_.data(), ch.kv->block_size()},
+                             shape, &attn_[row * QD], pool);
       row += n;
     }
     mm(L.wo, attn_.data(), N, tmp_.data(), pool);

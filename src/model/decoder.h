@@ -53,6 +53,7 @@ class DecoderModel final : public Model {
   std::vector<float> gate_, up_;      // [N, F]
   std::vector<float> tmp_;            // [N, E]
   std::vector<int32_t> pos_;          // [N]
+  std::vector<const float*> kb_, vb_; // one sequence's K/V block pointers for one layer
 };
 
 }  // namespace shuo::model

@@ -106,7 +106,13 @@ TEST(Attention, MatchesNaiveGroupedQuery) {
   std::vector<float> out(q.size());
   shuo::tensor::ThreadPool pool(2);
   AttentionShape s{n_head, n_kv, hd, 1.0f / std::sqrt(float(hd))};
-  attention_ref(q.data(), n_tok, pos0, k.data(), v.data(), s, out.data(), pool);
+  // The cache in blocks of 3 positions (the last one partly filled).
+  std::vector<const float*> kb, vb;
+  for (int p = 0; p < total; p += 3) {
+    kb.push_back(k.data() + p * n_kv * hd);
+    vb.push_back(v.data() + p * n_kv * hd);
+  }
+  attention_ref(q.data(), n_tok, pos0, KvBlocksView{kb.data(), vb.data(), 3}, s, out.data(), pool);
   for (int t = 0; t < n_tok; ++t)
     for (int h = 0; h < n_head; ++h) {
       const int kvh = h / (n_head / n_kv);

@@ -126,7 +126,7 @@ TEST(StoriesModel, RejectsBadTokensAndFullCache) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().where, "tokens");
   EXPECT_EQ(kv.n_past(), 0);  // nothing was written
-  const std::vector<int32_t> many = {1, 2, 3, 4, 5};
+  const std::vector<int32_t> many(kv.capacity() + 1, 5);  // capacity rounds up to whole blocks
   shuo::model::SeqChunk c2{&kv, many, false};
   r = l->model->forward({&c2, 1}, out, pool);
   ASSERT_FALSE(r.ok());
