@@ -12,5 +12,6 @@ void add_inspect_command(CLI::App& app, int* exit_code);
 void add_render_template_command(CLI::App& app, int* exit_code);
 void add_generate_command(CLI::App& app, int* exit_code);
 void add_tokenize_command(CLI::App& app, int* exit_code);
+void add_quantize_command(CLI::App& app, int* exit_code);
 
 }  // namespace shuo::cli
