@@ -277,7 +277,8 @@ Result<Value> f_indent(Runtime& rt, const Value& v, const Args& args) {
     if (a[0]->as_int() > 4096) return limit_error("indent width too large");
     ind = std::string(size_t(std::max<int64_t>(a[0]->as_int(), 0)), ' ');
   }
-  SHUO_ASSIGN(std::string s, text_of(rt, v));
+  if (!v.is_string()) return template_error("indent() needs a string, got " + type_name(v));
+  std::string s = v.str();
   s += "\n";  // as Jinja2 does, so that splitlines keeps a trailing empty line
   auto lines = py_splitlines(s, false);
   std::string out;
@@ -582,7 +583,8 @@ Result<Value> f_trim(Runtime& rt, const Value& v, const Args& args) {
 
 Result<Value> f_truncate(Runtime& rt, const Value& v, const Args& args) {
   SHUO_ASSIGN(auto a, bind_args(args, "truncate", {"length", "killwords", "end", "leeway"}));
-  SHUO_ASSIGN(std::string s, text_of(rt, v));
+  if (!v.is_string()) return template_error("truncate() needs a string, got " + type_name(v));
+  std::string s = v.str();
   const int64_t length = a[0] && a[0]->is_int_like() ? a[0]->as_int() : 255;
   std::string end = "...";
   if (a[2]) {

@@ -379,9 +379,11 @@ Result<Value> get_slice(const Value& obj, const std::optional<Value>& start,
   };
   bool has_start, has_stop, has_step;
   int64_t b = 0, e = 0, st = 1;
-  if (!part(start, &has_start, &b) || !part(stop, &has_stop, &e) || !part(step, &has_step, &st) ||
-      !(obj.is_list() || obj.is_string()))
-    return Value::undefined(cat({"'", object_repr(obj), "' cannot be sliced with these bounds"}));
+  // Jinja2 slices with Python's own [a:b:c], bypassing its undefined-on-failure getitem.
+  if (!(obj.is_list() || obj.is_string()))
+    return template_error(cat({"'", type_name(obj), "' object is not subscriptable"}));
+  if (!part(start, &has_start, &b) || !part(stop, &has_stop, &e) || !part(step, &has_step, &st))
+    return template_error("slice indices must be integers or None or have an __index__ method");
   if (st == 0) return template_error("slice step cannot be zero");
   std::vector<size_t> offs;
   int64_t n;

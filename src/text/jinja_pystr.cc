@@ -89,7 +89,10 @@ namespace {
 std::vector<uint32_t> decode_all(std::string_view s) {
   std::vector<uint32_t> cps;
   uint32_t cp;
-  for (size_t i = 0; i < s.size(); i += utf8_decode(s, i, &cp)) cps.push_back(cp);
+  for (size_t i = 0; i < s.size();) {
+    i += utf8_decode(s, i, &cp);
+    cps.push_back(cp);
+  }
   return cps;
 }
 
@@ -136,8 +139,7 @@ std::vector<std::string> py_split(std::string_view s, const std::optional<std::s
     }
     if (i >= s.size()) break;
     if (maxsplit >= 0 && int64_t(parts.size()) >= maxsplit) {
-      // The rest, with trailing whitespace removed, is the last part.
-      parts.push_back(py_strip(s.substr(i), std::nullopt, false, true));
+      parts.emplace_back(s.substr(i));  // the rest as it is
       break;
     }
     const size_t start = i;
@@ -175,7 +177,7 @@ std::vector<std::string> py_rsplit(std::string_view s, const std::optional<std::
     while (e > 0 && space_at(e - 1)) --e;
     if (e == 0) break;
     if (int64_t(parts.size()) >= maxsplit) {
-      parts.push_back(py_strip(s.substr(0, offs[e]), std::nullopt, true, false));
+      parts.emplace_back(s.substr(0, offs[e]));
       break;
     }
     size_t b = e;
