@@ -3,6 +3,7 @@
 
 #include <cstdint>
 
+#include "kernels/cpu_features.h"
 #include "tensor/thread_pool.h"
 
 namespace shuo::kernels {
@@ -28,5 +29,19 @@ struct KvBlocksView {
 // Token t attends to positions 0 … pos0+t (causal).
 void attention_ref(const float* q, int64_t n_tokens, int32_t pos0, const KvBlocksView& kv,
                    const AttentionShape& shape, float* out, tensor::ThreadPool& pool);
+
+}  // namespace shuo::kernels
+
+namespace shuo::kernels {
+
+using AttentionFn = void (*)(const float* q, int64_t n_tokens, int32_t pos0, const KvBlocksView& kv,
+                             const AttentionShape& shape, float* out, tensor::ThreadPool& pool);
+
+// AVX-512 variant (attention_avx512.cc); requires has_avx512().
+void attention_avx512(const float* q, int64_t n_tokens, int32_t pos0, const KvBlocksView& kv,
+                      const AttentionShape& shape, float* out, tensor::ThreadPool& pool);
+
+// The best variant this CPU runs (picked once, at model load).
+AttentionFn select_attention(const CpuFeatures& cpu);
 
 }  // namespace shuo::kernels

@@ -22,6 +22,8 @@ Result<std::unique_ptr<DecoderModel>> DecoderModel::build(const format::GgufFile
   auto m = std::unique_ptr<DecoderModel>(new DecoderModel());
   m->kernels_ = opts.reference_kernels ? kernels::vec_dot_kernels_ref()
                                        : kernels::select_vec_dot_kernels(kernels::detect_cpu_features());
+  m->attention_ = opts.reference_kernels ? kernels::attention_ref
+                                         : kernels::select_attention(kernels::detect_cpu_features());
   const int64_t E = c.n_embd, F = c.n_ff;
   const int64_t QD = int64_t(c.n_head) * c.head_dim, KD = int64_t(c.n_head_kv) * c.head_dim;
 
@@ -140,7 +142,7 @@ Result<void> DecoderModel::forward(std::span<const SeqChunk> chunks, ForwardOutp
         kb_.push_back(ch.kv->pool().k(b, l));
         vb_.push_back(ch.kv->pool().v(b, l));
       }
-      kernels::attention_ref(&q_[row * QD], n, pos0, kernels::KvBlocksView{kb_.data(), vb_.data(), ch.kv->block_size()},
+      attention_(&q_[row * QD], n, pos0, kernels::KvBlocksView{kb_.data(), vb_.data(), ch.kv->block_size()},
                              shape, &attn_[row * QD], pool);
       row += n;
     }
@@ -169,6 +171,24 @@ Result<void> DecoderModel::forward(std::span<const SeqChunk> chunks, ForwardOutp
   }
   if (out.logits.size() < size_t(n_out * V)) out.logits.resize(n_out * V);
   if (n_out > 0) mm(output_, h_.data(), n_out, out.logits.data(), pool);
+
+  // --- final-normed hidden states of the chunks that ask (embeddings) ---
+  out.hidden_offset.resize(chunks.size());
+  int64_t n_hidden = 0;
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    out.hidden_offset[i] = n_hidden;
+    if (chunks[i].hidden) n_hidden += int64_t(chunks[i].tokens.size());
+  }
+  if (out.hidden.size() < size_t(n_hidden * E)) out.hidden.resize(n_hidden * E);
+  row = 0;
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    const int64_t n = int64_t(chunks[i].tokens.size());
+    if (chunks[i].hidden)
+      for (int64_t t = 0; t < n; ++t)
+        kernels::rmsnorm_ref(&x_[(row + t) * E], output_norm_.data(), E, c.norm_eps,
+                             &out.hidden[(out.hidden_offset[i] + t) * E]);
+    row += n;
+  }
 
   for (const auto& ch : chunks) ch.kv->set_n_past(ch.kv->n_past() + int32_t(ch.tokens.size()));
   return {};

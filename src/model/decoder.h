@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "kernels/attention.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "model/model.h"
@@ -38,6 +39,7 @@ class DecoderModel final : public Model {
   }
 
   kernels::VecDotKernels kernels_;
+  kernels::AttentionFn attention_ = nullptr;
   kernels::MatmulScratch mm_scratch_;
 
   kernels::WeightMatrix tok_embd_;  // [V, E]

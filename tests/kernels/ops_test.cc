@@ -100,35 +100,47 @@ TEST(Ops, RopeFactorsAndPartialDims) {
   EXPECT_NEAR(v[0], std::cos(3 * 0.25), 1e-6);
 }
 
-TEST(Attention, MatchesNaiveGroupedQuery) {
-  const int n_head = 4, n_kv = 2, hd = 8, pos0 = 5, n_tok = 3, total = pos0 + n_tok;
-  auto q = random_vec(n_tok * n_head * hd, 8), k = random_vec(total * n_kv * hd, 9), v = random_vec(total * n_kv * hd, 10);
-  std::vector<float> out(q.size());
-  shuo::tensor::ThreadPool pool(2);
-  AttentionShape s{n_head, n_kv, hd, 1.0f / std::sqrt(float(hd))};
-  // The cache in blocks of 3 positions (the last one partly filled).
-  std::vector<const float*> kb, vb;
-  for (int p = 0; p < total; p += 3) {
-    kb.push_back(k.data() + p * n_kv * hd);
-    vb.push_back(v.data() + p * n_kv * hd);
-  }
-  attention_ref(q.data(), n_tok, pos0, KvBlocksView{kb.data(), vb.data(), 3}, s, out.data(), pool);
-  for (int t = 0; t < n_tok; ++t)
-    for (int h = 0; h < n_head; ++h) {
-      const int kvh = h / (n_head / n_kv);
-      std::vector<double> w(pos0 + t + 1);
-      double mx = -1e30, sum = 0;
-      for (int p = 0; p <= pos0 + t; ++p) {
-        double d = 0;
-        for (int i = 0; i < hd; ++i) d += double(q[(t * n_head + h) * hd + i]) * k[(p * n_kv + kvh) * hd + i];
-        w[p] = d * s.scale;
-        mx = std::max(mx, w[p]);
-      }
-      for (auto& x : w) sum += (x = std::exp(x - mx));
-      for (int i = 0; i < hd; ++i) {
-        double o = 0;
-        for (int p = 0; p <= pos0 + t; ++p) o += w[p] / sum * v[(p * n_kv + kvh) * hd + i];
-        ASSERT_NEAR(out[(t * n_head + h) * hd + i], o, 1e-5) << "t " << t << " h " << h << " i " << i;
-      }
+class AttentionVariants : public ::testing::TestWithParam<int> {};
+
+// Every variant this CPU runs against plain double-precision math; head dims 8, 24 (masked
+// tail for 16-wide SIMD) and 64.
+TEST_P(AttentionVariants, MatchNaiveGroupedQuery) {
+  const auto cpu = detect_cpu_features();
+  std::vector<std::pair<const char*, AttentionFn>> fns = {{"ref", attention_ref}};
+  if (cpu.has_avx512()) fns.push_back({"avx512", attention_avx512});
+  for (const auto& [name, fn] : fns) {
+    const int hd = GetParam();
+    const int n_head = 4, n_kv = 2, pos0 = 5, n_tok = 3, total = pos0 + n_tok;
+    auto q = random_vec(n_tok * n_head * hd, 8), k = random_vec(total * n_kv * hd, 9), v = random_vec(total * n_kv * hd, 10);
+    std::vector<float> out(q.size());
+    shuo::tensor::ThreadPool pool(2);
+    AttentionShape s{n_head, n_kv, hd, 1.0f / std::sqrt(float(hd))};
+    // The cache in blocks of 3 positions (the last one partly filled).
+    std::vector<const float*> kb, vb;
+    for (int p = 0; p < total; p += 3) {
+      kb.push_back(k.data() + p * n_kv * hd);
+      vb.push_back(v.data() + p * n_kv * hd);
     }
+    fn(q.data(), n_tok, pos0, KvBlocksView{kb.data(), vb.data(), 3}, s, out.data(), pool);
+    for (int t = 0; t < n_tok; ++t)
+      for (int h = 0; h < n_head; ++h) {
+        const int kvh = h / (n_head / n_kv);
+        std::vector<double> w(pos0 + t + 1);
+        double mx = -1e30, sum = 0;
+        for (int p = 0; p <= pos0 + t; ++p) {
+          double d = 0;
+          for (int i = 0; i < hd; ++i) d += double(q[(t * n_head + h) * hd + i]) * k[(p * n_kv + kvh) * hd + i];
+          w[p] = d * s.scale;
+          mx = std::max(mx, w[p]);
+        }
+        for (auto& x : w) sum += (x = std::exp(x - mx));
+        for (int i = 0; i < hd; ++i) {
+          double o = 0;
+          for (int p = 0; p <= pos0 + t; ++p) o += w[p] / sum * v[(p * n_kv + kvh) * hd + i];
+          ASSERT_NEAR(out[(t * n_head + h) * hd + i], o, 1e-5) << name << " hd " << hd << " t " << t << " h " << h << " i " << i;
+        }
+      }
+  }
 }
+
+INSTANTIATE_TEST_SUITE_P(HeadDims, AttentionVariants, ::testing::Values(8, 24, 64));
