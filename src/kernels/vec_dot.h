@@ -1,7 +1,7 @@
 // Row · activation dot products straight from stored weight blocks, the inner loop of every
 // matmul. Activations are converted once per matmul into the form each weight type dots with:
 //   F32, F16, BF16 weights  × float activations
-//   Q8_0, Q4_0 weights      × BlockQ8A activations (int8 blocks of 32 with scale and sum)
+//   Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 × BlockQ8A activations (int8 blocks of 32 with scale and sum)
 //   Q4_K, Q5_K, Q6_K        × BlockQ8KA activations (int8 super-blocks of 256, 16-group sums)
 // Each function has a scalar `_ref` (kept forever) and SIMD variants in *_avx2.cc / *_avx512.cc;
 // kernels/vec_dot_test.cc compares every variant this CPU runs against the `_ref`.
@@ -46,6 +46,11 @@ float vec_dot_f16_ref(const void* w, const void* x, int64_t n);
 float vec_dot_bf16_ref(const void* w, const void* x, int64_t n);
 float vec_dot_q8_0_ref(const void* w, const void* x, int64_t n);
 float vec_dot_q4_0_ref(const void* w, const void* x, int64_t n);
+// Q4_1/Q5_0/Q5_1 references: dequantize the row (tensor::dequantize) and dot with the
+// dequantized activations.
+float vec_dot_q4_1_ref(const void* w, const void* x, int64_t n);
+float vec_dot_q5_0_ref(const void* w, const void* x, int64_t n);
+float vec_dot_q5_1_ref(const void* w, const void* x, int64_t n);
 void quantize_act_k_ref(const float* x, BlockQ8KA* out, int64_t n);
 // K-quant references: dequantize the weight row with tensor::dequantize (bit-exact with ggml)
 // and dot it with the dequantized activations, so they share no bit-twiddling with the SIMD code.
@@ -59,6 +64,7 @@ struct VecDotKernels {
   QuantizeActFn quantize_act = nullptr;
   QuantizeActKFn quantize_act_k = nullptr;
   VecDotFn f32 = nullptr, f16 = nullptr, bf16 = nullptr, q8_0 = nullptr, q4_0 = nullptr;
+  VecDotFn q4_1 = nullptr, q5_0 = nullptr, q5_1 = nullptr;
   VecDotFn q4_k = nullptr, q5_k = nullptr, q6_k = nullptr;
 
   VecDotFn for_type(format::GgmlType t) const;
@@ -71,8 +77,10 @@ VecDotKernels vec_dot_kernels_ref();
 VecDotKernels vec_dot_kernels_avx2();    // requires has_avx2_fma()
 VecDotKernels vec_dot_kernels_avx512();  // requires has_avx512() && avx512vnni
 
-// Fills the K-quant entries with the AVX2 kernels (used by the AVX2 and AVX-512 levels).
+// Fill the K-quant and the Q4_1/Q5_0/Q5_1 entries with the AVX2 kernels (used by the AVX2 and
+// AVX-512 levels).
 void add_k_quant_kernels_avx2(VecDotKernels& k);
+void add_q4_1_q5_kernels_avx2(VecDotKernels& k);
 
 // The best level this CPU runs; the choice is made once, by the caller, at start-up.
 VecDotKernels select_vec_dot_kernels(const CpuFeatures& cpu);

@@ -167,6 +167,7 @@ VecDotKernels vec_dot_kernels_avx2() {
   k.q8_0 = vec_dot_q8_0_avx2;
   k.q4_0 = vec_dot_q4_0_avx2;
   add_k_quant_kernels_avx2(k);
+  add_q4_1_q5_kernels_avx2(k);
   return k;
 }
 

@@ -125,6 +125,21 @@ float vec_dot_k_ref(format::GgmlType t, const void* w, const void* x, int64_t n)
 }
 }  // namespace
 
+namespace {
+float vec_dot_q8a_via_dequant(format::GgmlType t, const void* w, const void* x, int64_t n) {
+  std::vector<float> wf(n);
+  (void)tensor::dequantize(t, w, wf.data(), n);
+  const BlockQ8A* xb = static_cast<const BlockQ8A*>(x);
+  double s = 0.0;
+  for (int64_t i = 0; i < n; ++i) s += double(wf[i]) * xb[i / 32].d * xb[i / 32].qs[i % 32];
+  return float(s);
+}
+}  // namespace
+
+float vec_dot_q4_1_ref(const void* w, const void* x, int64_t n) { return vec_dot_q8a_via_dequant(format::GgmlType::Q4_1, w, x, n); }
+float vec_dot_q5_0_ref(const void* w, const void* x, int64_t n) { return vec_dot_q8a_via_dequant(format::GgmlType::Q5_0, w, x, n); }
+float vec_dot_q5_1_ref(const void* w, const void* x, int64_t n) { return vec_dot_q8a_via_dequant(format::GgmlType::Q5_1, w, x, n); }
+
 float vec_dot_q4_k_ref(const void* w, const void* x, int64_t n) { return vec_dot_k_ref(format::GgmlType::Q4_K, w, x, n); }
 float vec_dot_q5_k_ref(const void* w, const void* x, int64_t n) { return vec_dot_k_ref(format::GgmlType::Q5_K, w, x, n); }
 float vec_dot_q6_k_ref(const void* w, const void* x, int64_t n) { return vec_dot_k_ref(format::GgmlType::Q6_K, w, x, n); }
@@ -136,6 +151,9 @@ VecDotFn VecDotKernels::for_type(format::GgmlType t) const {
     case format::GgmlType::BF16: return bf16;
     case format::GgmlType::Q8_0: return q8_0;
     case format::GgmlType::Q4_0: return q4_0;
+    case format::GgmlType::Q4_1: return q4_1;
+    case format::GgmlType::Q5_0: return q5_0;
+    case format::GgmlType::Q5_1: return q5_1;
     case format::GgmlType::Q4_K: return q4_k;
     case format::GgmlType::Q5_K: return q5_k;
     case format::GgmlType::Q6_K: return q6_k;
@@ -144,7 +162,8 @@ VecDotFn VecDotKernels::for_type(format::GgmlType t) const {
 }
 
 bool VecDotKernels::uses_q8_act(format::GgmlType t) {
-  return t == format::GgmlType::Q8_0 || t == format::GgmlType::Q4_0;
+  return t == format::GgmlType::Q8_0 || t == format::GgmlType::Q4_0 || t == format::GgmlType::Q4_1 ||
+         t == format::GgmlType::Q5_0 || t == format::GgmlType::Q5_1;
 }
 
 bool VecDotKernels::uses_q8k_act(format::GgmlType t) {
@@ -160,6 +179,9 @@ VecDotKernels vec_dot_kernels_ref() {
   k.bf16 = vec_dot_bf16_ref;
   k.q8_0 = vec_dot_q8_0_ref;
   k.q4_0 = vec_dot_q4_0_ref;
+  k.q4_1 = vec_dot_q4_1_ref;
+  k.q5_0 = vec_dot_q5_0_ref;
+  k.q5_1 = vec_dot_q5_1_ref;
   k.quantize_act_k = quantize_act_k_ref;
   k.q4_k = vec_dot_q4_k_ref;
   k.q5_k = vec_dot_q5_k_ref;

@@ -65,7 +65,8 @@ TEST(VecDot, QuantizeActMatchesReferenceBitExact) {
 TEST(VecDot, EveryVariantMatchesReference) {
   const auto ref = vec_dot_kernels_ref();
   ASSERT_FALSE(variants().empty()) << "this test machine should run AVX2";
-  for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q4_0}) {
+  for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q4_0,
+                     GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1}) {
     const bool q8 = VecDotKernels::uses_q8_act(t);
     for (int64_t n : {32, 64, 96, 160, 4096, 4128}) {
       const auto wf = random_floats(n, 1 + uint32_t(n)), x = random_floats(n, 2 + uint32_t(n));
@@ -140,7 +141,8 @@ TEST(VecDot, OddLengthsForFloatTypes) {
 // The driver (activation conversion, row split, K-quant fallback) against matmul_ref.
 TEST(Matmul, FastDriverMatchesReference) {
   tensor::ThreadPool pool(2);
-  for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K}) {
+  for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q5_0,
+                     GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::TQ2_0 /* no direct kernel: row fallback */}) {
     const int64_t rows = 37, cols = 512;
     std::vector<uint8_t> data;
     for (int64_t r = 0; r < rows; ++r) {
