@@ -21,6 +21,7 @@ struct SeqChunk {
   std::span<const int32_t> tokens;
   bool all_logits = false;  // logits for every token of the chunk, else only for the last
   bool no_logits = false;   // none at all (a prefill chunk that does not end the prompt)
+  bool hidden = false;      // also every token's final-normed hidden state (embeddings)
 };
 
 // Where forward() puts its results: per chunk, logits rows in token order (chunks with
@@ -30,6 +31,12 @@ struct ForwardOutput {
   std::vector<int64_t> chunk_offset;  // first row of chunk i in `logits`
   const float* row(size_t chunk, int64_t i, int32_t n_vocab) const {
     return logits.data() + (chunk_offset[chunk] + i) * n_vocab;
+  }
+  // Chunks with `hidden`: the last layer's output after the final norm, one row per token.
+  std::vector<float> hidden;           // [Σ tokens of those chunks, n_embd]
+  std::vector<int64_t> hidden_offset;  // first row of chunk i in `hidden`
+  const float* hidden_row(size_t chunk, int64_t i, int32_t n_embd) const {
+    return hidden.data() + (hidden_offset[chunk] + i) * n_embd;
   }
 };
 
