@@ -1,0 +1,37 @@
+// Turns chat messages into the prompt text a model expects: its own Jinja chat template
+// (GGUF tokenizer.chat_template) when it has one, else a built-in format for its family.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/result.h"
+#include "text/chat_template.h"
+
+namespace shuo::api::openai {
+
+class ChatFormat {
+ public:
+  // `tpl` empty: the built-in `fallback` is used.
+  ChatFormat(std::optional<text::ChatTemplate> tpl, text::BuiltinChatFormat fallback,
+             std::string bos_token, std::string eos_token);
+
+  // Errors: the template's raise_exception (→ 400 with its message) or a template failure.
+  Result<std::string> render(const nlohmann::ordered_json& messages, bool add_generation_prompt,
+                             const nlohmann::ordered_json& extra) const;
+
+  bool has_template() const { return tpl_.has_value(); }
+  text::BuiltinChatFormat fallback() const { return fallback_; }
+  const std::string& bos_token() const { return bos_; }
+  // "template" or the built-in format's name, for the log.
+  std::string describe() const;
+
+ private:
+  std::optional<text::ChatTemplate> tpl_;
+  text::BuiltinChatFormat fallback_;
+  std::string bos_, eos_;
+};
+
+}  // namespace shuo::api::openai

@@ -1,0 +1,381 @@
+// JSON → typed OpenAI requests (see params.h). Every getter checks type and range and names
+// the field in its error; nothing falls back to a default on a wrong value.
+#include "api/openai/params.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <cstdio>
+#include <limits>
+
+#include "text/stop_strings.h"
+
+namespace shuo::api::openai {
+
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+constexpr int32_t kMaxChoices = 128;  // prompts × n, as OpenAI caps n
+
+Error bad(std::string where, std::string message) {
+  return Error{ErrorCode::kBadField, std::move(where), std::move(message)};
+}
+
+std::string num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+
+Result<Json> parse_object(std::string_view body) {
+  Json j = Json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return bad("body", "is not valid JSON");
+  if (!j.is_object()) return bad("body", std::string("must be a JSON object, got ") + j.type_name());
+  return j;
+}
+
+// The field's value, or null when it is absent or JSON null.
+const Json* field(const Json& obj, const char* name) {
+  auto it = obj.find(name);
+  if (it == obj.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+Error wrong_type(const std::string& name, const char* want, const Json& got) {
+  return bad(name, std::string("must be ") + want + ", got " + got.type_name());
+}
+
+Result<std::optional<double>> get_number(const Json& obj, const char* name, double lo, double hi,
+                                         bool lo_open = false) {
+  const Json* v = field(obj, name);
+  if (!v) return std::optional<double>();
+  if (!v->is_number()) return wrong_type(name, "a number", *v);
+  const double d = v->get<double>();
+  if (!(lo_open ? d > lo : d >= lo) || !(d <= hi))
+    return bad(name, std::string("must be in ") + (lo_open ? "(" : "[") + num(lo) + ", " + num(hi) +
+                         "], got " + num(d));
+  return std::optional<double>(d);
+}
+
+// An integer (an integral float such as 16.0 is accepted) in [lo, hi].
+Result<int64_t> as_int(const Json& v, const std::string& name, int64_t lo, int64_t hi) {
+  int64_t i = 0;
+  if (v.is_number_unsigned()) {
+    const uint64_t u = v.get<uint64_t>();
+    if (u > uint64_t(std::numeric_limits<int64_t>::max())) return bad(name, "must be ≤ " + std::to_string(hi));
+    i = int64_t(u);
+  } else if (v.is_number_integer()) {
+    i = v.get<int64_t>();
+  } else if (v.is_number_float()) {
+    const double d = v.get<double>();
+    if (std::floor(d) != d || std::abs(d) > 9.0e15) return bad(name, "must be an integer, got " + num(d));
+    i = int64_t(d);
+  } else {
+    return wrong_type(name, "an integer", v);
+  }
+  if (i < lo || i > hi)
+    return bad(name, "must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " + std::to_string(i));
+  return i;
+}
+
+Result<std::optional<int64_t>> get_int(const Json& obj, const char* name, int64_t lo, int64_t hi) {
+  const Json* v = field(obj, name);
+  if (!v) return std::optional<int64_t>();
+  SHUO_ASSIGN(int64_t i, as_int(*v, name, lo, hi));
+  return std::optional<int64_t>(i);
+}
+
+Result<std::optional<bool>> get_bool(const Json& obj, const char* name) {
+  const Json* v = field(obj, name);
+  if (!v) return std::optional<bool>();
+  if (!v->is_boolean()) return wrong_type(name, "a boolean", *v);
+  return std::optional<bool>(v->get<bool>());
+}
+
+Result<std::optional<std::string>> get_string(const Json& obj, const char* name) {
+  const Json* v = field(obj, name);
+  if (!v) return std::optional<std::string>();
+  if (!v->is_string()) return wrong_type(name, "a string", *v);
+  return std::optional<std::string>(v->get<std::string>());
+}
+
+Result<std::vector<int32_t>> token_ids(const Json& arr, const std::string& name) {
+  std::vector<int32_t> ids;
+  ids.reserve(arr.size());
+  for (size_t i = 0; i < arr.size(); ++i) {
+    SHUO_ASSIGN(int64_t id, as_int(arr[i], name + "[" + std::to_string(i) + "]", 0,
+                                   std::numeric_limits<int32_t>::max()));
+    ids.push_back(int32_t(id));
+  }
+  return ids;
+}
+
+// string | [string, ...] | [id, ...] | [[id, ...], ...]
+Result<std::vector<PromptInput>> prompt_inputs(const Json& v, const std::string& name) {
+  std::vector<PromptInput> out;
+  if (v.is_string()) {
+    out.push_back({false, v.get<std::string>(), {}});
+    return out;
+  }
+  if (!v.is_array()) return wrong_type(name, "a string, an array of strings or an array of token ids", v);
+  if (v.empty()) return bad(name, "must not be an empty array");
+  if (v[0].is_number()) {
+    SHUO_ASSIGN(auto ids, token_ids(v, name));
+    out.push_back({true, {}, std::move(ids)});
+    return out;
+  }
+  for (size_t i = 0; i < v.size(); ++i) {
+    const std::string item = name + "[" + std::to_string(i) + "]";
+    if (v[i].is_string()) {
+      out.push_back({false, v[i].get<std::string>(), {}});
+    } else if (v[i].is_array()) {
+      if (v[i].empty()) return bad(item, "must not be an empty array");
+      SHUO_ASSIGN(auto ids, token_ids(v[i], item));
+      out.push_back({true, {}, std::move(ids)});
+    } else {
+      return wrong_type(item, "a string or an array of token ids", v[i]);
+    }
+  }
+  return out;
+}
+
+Result<std::string> check_model(const Json& j) {
+  SHUO_ASSIGN(auto model, get_string(j, "model"));
+  return model.value_or("");
+}
+
+// Fields shared by /v1/completions and /v1/chat/completions (logprobs differ: see callers).
+Result<GenerationParams> parse_generation(const Json& j) {
+  GenerationParams g;
+  SHUO_ASSIGN(g.model, check_model(j));
+  engine::SamplingParams& s = g.sampling;
+
+  SHUO_ASSIGN(auto max_tokens, get_int(j, "max_tokens", 1, std::numeric_limits<int32_t>::max()));
+  SHUO_ASSIGN(auto max_completion, get_int(j, "max_completion_tokens", 1, std::numeric_limits<int32_t>::max()));
+  if (max_completion) max_tokens = max_completion;
+  if (max_tokens) g.max_tokens = int32_t(*max_tokens);
+  SHUO_ASSIGN(auto min_tokens, get_int(j, "min_tokens", 0, std::numeric_limits<int32_t>::max()));
+  g.min_tokens = int32_t(min_tokens.value_or(0));
+  if (g.max_tokens && g.min_tokens > *g.max_tokens)
+    return bad("min_tokens", "must not exceed max_tokens (" + std::to_string(*g.max_tokens) + "), got " + std::to_string(g.min_tokens));
+
+  SHUO_ASSIGN(auto temperature, get_number(j, "temperature", 0.0, 2.0));
+  if (temperature) s.temperature = float(*temperature);
+  SHUO_ASSIGN(auto top_p, get_number(j, "top_p", 0.0, 1.0));
+  if (top_p) {
+    // top_p 0 keeps only the most likely token: that is greedy decoding.
+    if (*top_p == 0.0) s.temperature = 0.0f;
+    else s.top_p = float(*top_p);
+  }
+  SHUO_ASSIGN(auto top_k, get_int(j, "top_k", -1, std::numeric_limits<int32_t>::max()));
+  if (top_k) s.top_k = int32_t(std::max<int64_t>(0, *top_k));  // -1 (vLLM) = off, as 0
+  SHUO_ASSIGN(auto min_p, get_number(j, "min_p", 0.0, 1.0));
+  if (min_p) s.min_p = float(*min_p);
+  SHUO_ASSIGN(auto rep, get_number(j, "repetition_penalty", 0.0, 100.0, /*lo_open=*/true));
+  if (rep) s.repetition_penalty = float(*rep);
+  SHUO_ASSIGN(auto presence, get_number(j, "presence_penalty", -2.0, 2.0));
+  if (presence) s.presence_penalty = float(*presence);
+  SHUO_ASSIGN(auto frequency, get_number(j, "frequency_penalty", -2.0, 2.0));
+  if (frequency) s.frequency_penalty = float(*frequency);
+
+  if (const Json* lb = field(j, "logit_bias")) {
+    if (!lb->is_object()) return wrong_type("logit_bias", "an object of token id → bias", *lb);
+    for (const auto& [key, value] : lb->items()) {
+      const std::string where = "logit_bias[\"" + key + "\"]";
+      char* end = nullptr;
+      errno = 0;
+      const long long id = std::strtoll(key.c_str(), &end, 10);
+      if (key.empty() || *end != '\0' || errno != 0 || id < 0 || id > std::numeric_limits<int32_t>::max())
+        return bad(where, "keys must be token ids (non-negative integers)");
+      if (!value.is_number()) return wrong_type(where, "a number", value);
+      const double b = value.get<double>();
+      if (!(b >= -100.0 && b <= 100.0)) return bad(where, "must be in [-100, 100], got " + num(b));
+      s.logit_bias.emplace_back(int32_t(id), float(b));
+    }
+  }
+
+  SHUO_ASSIGN(auto seed, get_int(j, "seed", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()));
+  if (seed) {
+    s.seed = uint64_t(*seed);
+    s.has_seed = true;
+  }
+  SHUO_ASSIGN(auto do_sample, get_bool(j, "do_sample"));
+  if (do_sample && !*do_sample) s.temperature = 0.0f;
+  SHUO_ASSIGN(auto num_beams, get_int(j, "num_beams", 1, 64));
+  if (num_beams && *num_beams > 1)
+    return Error{ErrorCode::kUnsupported, "num_beams", "beam search is not supported yet; use num_beams 1"};
+
+  if (const Json* stop = field(j, "stop")) {
+    if (stop->is_string()) {
+      g.stop.push_back(stop->get<std::string>());
+    } else if (stop->is_array()) {
+      for (size_t i = 0; i < stop->size(); ++i) {
+        if (!(*stop)[i].is_string()) return wrong_type("stop[" + std::to_string(i) + "]", "a string", (*stop)[i]);
+        g.stop.push_back((*stop)[i].get<std::string>());
+      }
+    } else {
+      return wrong_type("stop", "a string or an array of strings", *stop);
+    }
+    SHUO_TRY(text::validate_stop_strings(g.stop));
+  }
+
+  SHUO_ASSIGN(auto n, get_int(j, "n", 1, kMaxChoices));
+  g.n = int32_t(n.value_or(1));
+  SHUO_ASSIGN(auto ignore_eos, get_bool(j, "ignore_eos"));
+  g.ignore_eos = ignore_eos.value_or(false);
+  SHUO_ASSIGN(auto stream, get_bool(j, "stream"));
+  g.stream = stream.value_or(false);
+  if (const Json* so = field(j, "stream_options")) {
+    if (!so->is_object()) return wrong_type("stream_options", "an object", *so);
+    if (const Json* iu = field(*so, "include_usage")) {
+      if (!iu->is_boolean()) return wrong_type("stream_options.include_usage", "a boolean", *iu);
+      g.include_usage = iu->get<bool>();
+    }
+  }
+  SHUO_ASSIGN(auto best_of, get_int(j, "best_of", 1, kMaxChoices));
+  if (best_of && *best_of != g.n)
+    return Error{ErrorCode::kUnsupported, "best_of", "best_of other than n is not supported yet"};
+  return g;
+}
+
+}  // namespace
+
+Result<CompletionRequest> parse_completion_request(std::string_view body) {
+  SHUO_ASSIGN(Json j, parse_object(body));
+  CompletionRequest r;
+  SHUO_ASSIGN(r.gen, parse_generation(j));
+  const Json* prompt = field(j, "prompt");
+  if (!prompt) return bad("prompt", "is required");
+  SHUO_ASSIGN(r.prompts, prompt_inputs(*prompt, "prompt"));
+  if (int64_t(r.prompts.size()) * r.gen.n > kMaxChoices)
+    return bad("n", "prompts × n must be at most " + std::to_string(kMaxChoices));
+  // Legacy logprobs: an integer, the number of alternatives per token (0 = only the chosen).
+  SHUO_ASSIGN(auto logprobs, get_int(j, "logprobs", 0, 20));
+  if (logprobs) {
+    r.gen.want_logprobs = true;
+    r.gen.top_logprobs = int32_t(*logprobs);
+  }
+  SHUO_ASSIGN(auto echo, get_bool(j, "echo"));
+  r.echo = echo.value_or(false);
+  if (r.echo && r.gen.want_logprobs)
+    return Error{ErrorCode::kUnsupported, "echo", "echo together with logprobs is not supported yet"};
+  SHUO_ASSIGN(auto suffix, get_string(j, "suffix"));
+  if (suffix && !suffix->empty())
+    return Error{ErrorCode::kUnsupported, "suffix", "suffix (fill in the middle) is not supported yet"};
+  return r;
+}
+
+Result<ChatRequest> parse_chat_request(std::string_view body) {
+  SHUO_ASSIGN(Json j, parse_object(body));
+  ChatRequest r;
+  SHUO_ASSIGN(r.gen, parse_generation(j));
+
+  const Json* messages = field(j, "messages");
+  if (!messages) return bad("messages", "is required");
+  if (!messages->is_array()) return wrong_type("messages", "an array", *messages);
+  if (messages->empty()) return bad("messages", "must contain at least one message");
+  for (size_t i = 0; i < messages->size(); ++i) {
+    const Json& m = (*messages)[i];
+    const std::string where = "messages[" + std::to_string(i) + "]";
+    if (!m.is_object()) return wrong_type(where, "an object", m);
+    SHUO_ASSIGN(auto role, get_string(m, "role"));
+    if (!role) return bad(where + ".role", "is required");
+    std::string r_name = *role;
+    if (r_name == "developer") r_name = "system";  // OpenAI's newer name for system
+    if (r_name != "system" && r_name != "user" && r_name != "assistant")
+      return bad(where + ".role", "must be \"system\", \"user\" or \"assistant\", got \"" + *role + "\"");
+    std::string content;
+    const Json* c = field(m, "content");
+    if (!c) {
+      if (r_name != "assistant") return bad(where + ".content", "is required");
+    } else if (c->is_string()) {
+      content = c->get<std::string>();
+    } else if (c->is_array()) {
+      for (size_t k = 0; k < c->size(); ++k) {
+        const Json& part = (*c)[k];
+        const std::string pw = where + ".content[" + std::to_string(k) + "]";
+        if (!part.is_object()) return wrong_type(pw, "an object", part);
+        SHUO_ASSIGN(auto type, get_string(part, "type"));
+        if (!type) return bad(pw + ".type", "is required");
+        if (*type != "text")
+          return Error{ErrorCode::kUnsupported, pw + ".type", "content parts of type \"" + *type + "\" are not supported (only \"text\")"};
+        SHUO_ASSIGN(auto text, get_string(part, "text"));
+        if (!text) return bad(pw + ".text", "is required");
+        content += *text;
+      }
+    } else {
+      return wrong_type(where + ".content", "a string or an array of content parts", *c);
+    }
+    nlohmann::ordered_json out = {{"role", r_name}, {"content", std::move(content)}};
+    SHUO_ASSIGN(auto name, get_string(m, "name"));
+    if (name) out["name"] = *name;
+    r.messages.push_back(std::move(out));
+  }
+
+  SHUO_ASSIGN(auto logprobs, get_bool(j, "logprobs"));
+  r.gen.want_logprobs = logprobs.value_or(false);
+  SHUO_ASSIGN(auto top_logprobs, get_int(j, "top_logprobs", 0, 20));
+  if (top_logprobs) {
+    if (!r.gen.want_logprobs && *top_logprobs > 0) return bad("top_logprobs", "requires logprobs: true");
+    r.gen.top_logprobs = int32_t(*top_logprobs);
+  }
+
+  if (const Json* tools = field(j, "tools"); tools && !(tools->is_array() && tools->empty()))
+    return Error{ErrorCode::kUnsupported, "tools", "tool calling is not supported yet"};
+  if (const Json* rf = field(j, "response_format")) {
+    if (!rf->is_object()) return wrong_type("response_format", "an object", *rf);
+    SHUO_ASSIGN(auto type, get_string(*rf, "type"));
+    if (type && *type != "text")
+      return Error{ErrorCode::kUnsupported, "response_format", "response_format \"" + *type + "\" is not supported yet"};
+  }
+  SHUO_ASSIGN(auto agp, get_bool(j, "add_generation_prompt"));
+  r.add_generation_prompt = agp.value_or(true);
+  if (const Json* kw = field(j, "chat_template_kwargs")) {
+    if (!kw->is_object()) return wrong_type("chat_template_kwargs", "an object", *kw);
+    r.template_kwargs = *kw;
+  }
+  return r;
+}
+
+Result<EmbeddingRequest> parse_embedding_request(std::string_view body) {
+  SHUO_ASSIGN(Json j, parse_object(body));
+  EmbeddingRequest r;
+  SHUO_ASSIGN(r.model, check_model(j));
+  const Json* input = field(j, "input");
+  if (!input) return bad("input", "is required");
+  SHUO_ASSIGN(r.inputs, prompt_inputs(*input, "input"));
+  SHUO_ASSIGN(auto format, get_string(j, "encoding_format"));
+  if (format && *format != "float" && *format != "base64")
+    return bad("encoding_format", "must be \"float\" or \"base64\", got \"" + *format + "\"");
+  r.base64 = format && *format == "base64";
+  if (const Json* dims = field(j, "dimensions"); dims)
+    return Error{ErrorCode::kUnsupported, "dimensions", "reduced embedding dimensions are not supported"};
+  return r;
+}
+
+Result<TokenizeRequest> parse_tokenize_request(std::string_view body) {
+  SHUO_ASSIGN(Json j, parse_object(body));
+  TokenizeRequest r;
+  SHUO_ASSIGN(auto content, get_string(j, "content"));
+  if (!content) return bad("content", "is required");
+  r.content = std::move(*content);
+  SHUO_ASSIGN(auto add_special, get_bool(j, "add_special"));
+  r.add_special = add_special.value_or(false);
+  SHUO_ASSIGN(auto with_pieces, get_bool(j, "with_pieces"));
+  r.with_pieces = with_pieces.value_or(false);
+  return r;
+}
+
+Result<DetokenizeRequest> parse_detokenize_request(std::string_view body) {
+  SHUO_ASSIGN(Json j, parse_object(body));
+  DetokenizeRequest r;
+  const Json* tokens = field(j, "tokens");
+  if (!tokens) return bad("tokens", "is required");
+  if (!tokens->is_array()) return wrong_type("tokens", "an array of token ids", *tokens);
+  SHUO_ASSIGN(r.tokens, token_ids(*tokens, "tokens"));
+  return r;
+}
+
+}  // namespace shuo::api::openai

@@ -1,0 +1,202 @@
+// `shuo serve`: load a GGUF model and serve the OpenAI-compatible HTTP API on it until SIGINT or
+// SIGTERM (graceful: responses in flight may finish, then exit 0). Logs go to stderr.
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "api/http/server.h"
+#include "api/openai/chat_format.h"
+#include "api/openai/embedder.h"
+#include "api/openai/service.h"
+#include "cli/commands.h"
+#include "engine/engine.h"
+#include "format/gguf.h"
+#include "model/model.h"
+#include "text/chat_template.h"
+#include "text/tokenizer.h"
+
+namespace shuo::cli {
+
+namespace {
+
+struct ServeArgs {
+  std::string model;
+  std::string host = "127.0.0.1";
+  int port = 19327;
+  int threads = 0;
+  int http_threads = 2;
+  int ctx = 0;
+  int parallel = 8;
+  int max_queue = 64;
+  std::vector<std::string> api_keys;
+  std::string api_key_file;
+  std::vector<std::string> cors_origins;
+  size_t max_body_bytes = 8 << 20;
+  std::string alias;
+  bool only_cpu = false;
+  std::string device;
+  // Options of the source documents that shuo does not have yet: rejected, never ignored.
+  std::vector<std::pair<std::string, CLI::Option*>> unsupported;
+};
+
+// Reads one key per line; blank lines and lines starting with '#' are skipped.
+Result<std::vector<std::string>> read_keys(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Error{ErrorCode::kIo, path, "cannot open the API key file"};
+  std::vector<std::string> keys;
+  std::string line;
+  while (std::getline(in, line)) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
+    size_t b = line.find_first_not_of(" \t");
+    if (b == std::string::npos || line[b] == '#') continue;
+    keys.push_back(line.substr(b));
+  }
+  if (keys.empty()) return Error{ErrorCode::kBadFile, path, "contains no API key"};
+  return keys;
+}
+
+std::string token_string(const text::Tokenizer& tok, int32_t id) { return id >= 0 ? tok.token_text(id) : ""; }
+
+api::openai::ChatFormat chat_format_for(const format::GgufFile& file, const model::ModelConfig& cfg,
+                                        const text::Tokenizer& tok, spdlog::logger& log) {
+  std::optional<text::ChatTemplate> tpl;
+  auto source = file.get_optional<std::string>("tokenizer.chat_template");
+  if (source.ok() && *source) {
+    auto parsed = text::ChatTemplate::parse(**source);
+    if (parsed.ok()) {
+      tpl = std::move(*parsed);
+    } else {
+      log.warn("the model's chat template does not parse ({}); using a built-in format", parsed.error().to_string());
+    }
+  }
+  const bool llama3 = tok.find_token("<|start_header_id|>") && tok.find_token("<|end_header_id|>") &&
+                      tok.find_token("<|eot_id|>");
+  return api::openai::ChatFormat(std::move(tpl), text::builtin_chat_format_for(cfg.arch, llama3),
+                                 token_string(tok, tok.bos_id()), token_string(tok, tok.eos_id()));
+}
+
+int fail(spdlog::logger& log, const std::string& message) {
+  log.error("{}", message);
+  return 1;
+}
+
+int run_serve(const ServeArgs& a) {
+  auto log = spdlog::stderr_color_mt("shuo");
+  spdlog::set_default_logger(log);
+
+  for (const auto& [name, opt] : a.unsupported)
+    if (opt->count() > 0) return fail(*log, name + " is not supported yet");
+  if (!a.device.empty() && a.device != "cpu" && a.device != "-1")
+    return fail(*log, "--device " + a.device + " is not supported yet: shuo runs on the CPU (use --device cpu)");
+  if (a.model.empty())
+    return fail(*log, "--model is required (a GGUF file; the embedded default model is not available yet)");
+  if (std::filesystem::is_directory(a.model))
+    return fail(*log, a.model + ": loading a Hugging Face model folder is not supported yet; give a GGUF file");
+  if (a.port < 0 || a.port > 65535) return fail(*log, "--port must be in [0, 65535]");
+  if (a.parallel < 1) return fail(*log, "--parallel must be ≥ 1");
+  if (a.max_queue < 0) return fail(*log, "--max-queue must be ≥ 0");
+  if (a.ctx < 0) return fail(*log, "--ctx must be ≥ 0");
+  if (a.http_threads < 1) return fail(*log, "--http-threads must be ≥ 1");
+
+  std::vector<std::string> keys = a.api_keys;
+  if (!a.api_key_file.empty()) {
+    auto more = read_keys(a.api_key_file);
+    if (!more.ok()) return fail(*log, more.error().to_string());
+    keys.insert(keys.end(), more->begin(), more->end());
+  }
+
+  auto file = format::GgufFile::open(a.model);
+  if (!file.ok()) return fail(*log, file.error().to_string());
+  auto tok = text::Tokenizer::from_gguf(*file);
+  if (!tok.ok()) return fail(*log, tok.error().to_string());
+  auto model = model::load_model(*file);
+  if (!model.ok()) return fail(*log, model.error().to_string());
+  const model::ModelConfig& cfg = (*model)->config();
+  const int32_t n_ctx = a.ctx > 0 ? a.ctx : std::min(cfg.n_ctx_train > 0 ? cfg.n_ctx_train : 4096, 4096);
+
+  std::string model_id = a.alias;
+  if (model_id.empty()) model_id = cfg.name;
+  if (model_id.empty()) model_id = std::filesystem::path(a.model).stem().string();
+
+  const text::Tokenizer& t = **tok;
+  engine::EngineOptions eo;
+  eo.n_ctx = n_ctx;
+  eo.max_running = a.parallel;
+  eo.max_queue = a.max_queue;
+  eo.threads = a.threads;
+  eo.is_eog = [&t](int32_t id) { return t.is_eog(id); };
+  engine::Engine engine(**model, eo);
+
+  auto embedder = api::openai::Embedder::create(*file, a.threads, n_ctx, a.max_queue > 0 ? a.max_queue : 1);
+  if (!embedder.ok()) return fail(*log, embedder.error().to_string());
+
+  api::openai::ServiceConfig sc;
+  sc.model_id = model_id;
+  sc.created = int64_t(std::time(nullptr));
+  api::openai::Service service(engine, t, chat_format_for(*file, cfg, t, *log), embedder->get(), sc, log);
+
+  api::http::ServerOptions so;
+  so.host = a.host;
+  so.port = uint16_t(a.port);
+  so.io_threads = a.http_threads;
+  so.max_body_bytes = a.max_body_bytes;
+  so.cors_origins = a.cors_origins;
+  so.api_keys = keys;
+  so.public_paths = {"/health"};
+  so.logger = log;
+  api::http::Server server(so);
+  service.add_routes(server);
+  auto port = server.listen();
+  if (!port.ok()) return fail(*log, port.error().to_string());
+  server.stop_on_signals();
+  log->info("model {} ({}, {} layers, vocab {}), context {} per sequence, {} parallel, kernels {}, chat: {}",
+            model_id, cfg.arch, cfg.n_layer, cfg.n_vocab, n_ctx, a.parallel, (*model)->kernel_isa(),
+            service.state().chat.describe());
+  log->info("listening on http://{}:{}{}", a.host, *port, keys.empty() ? "" : " (API key required)");
+  server.run();
+  log->info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app, int* exit_code) {
+  auto* cmd = app.add_subcommand("serve", "Serve a GGUF model over the OpenAI-compatible HTTP API");
+  auto a = std::make_shared<ServeArgs>();
+  cmd->add_option("--model,--base_model", a->model, "GGUF model file");
+  cmd->add_option("--host", a->host, "address to listen on")->capture_default_str();
+  cmd->add_option("--port", a->port, "port (0: any free port, printed in the log)")->capture_default_str();
+  cmd->add_option("-t,--threads", a->threads, "kernel threads (default: physical cores)");
+  cmd->add_option("--http-threads", a->http_threads, "HTTP I/O threads")->capture_default_str();
+  cmd->add_option("-c,--ctx", a->ctx, "context per sequence, prompt + reply (default: the model's, at most 4096)");
+  cmd->add_option("--parallel", a->parallel, "sequences generated together")->capture_default_str();
+  cmd->add_option("--max-queue", a->max_queue, "requests waiting for a slot before 429")->capture_default_str();
+  cmd->add_option("--api-key", a->api_keys, "required API key (Authorization: Bearer KEY); repeatable");
+  cmd->add_option("--api-key-file", a->api_key_file, "file with one API key per line");
+  cmd->add_option("--cors-origin", a->cors_origins, "allowed CORS origin, or *; repeatable");
+  cmd->add_option("--max-body-bytes", a->max_body_bytes, "largest request body (else 413)")->capture_default_str();
+  cmd->add_option("--alias", a->alias, "model id in /v1/models (default: general.name or the file name)");
+  cmd->add_flag("--only_cpu", a->only_cpu, "run on the CPU (the only device so far)");
+  cmd->add_option("--device", a->device, "cpu (or -1); GPUs are not supported yet");
+  const char* options[] = {"--gpus", "--lora", "--lora_model", "--tokenizer", "--tokenizer_path",
+                           "--quantize", "--grpc-port", "--chat-cmd", "--chat-pwd", "--chat-args",
+                           "--qa-cmd", "--qa-pwd", "--qa-args"};
+  for (const char* name : options)
+    a->unsupported.emplace_back(name, cmd->add_option(std::string(name))->description("not supported yet")->group(""));
+  const char* flags[] = {"--load_in_8bit", "--load_in_4bit", "--flash-attn", "--use_flash_attention_2"};
+  for (const char* name : flags)
+    a->unsupported.emplace_back(name, cmd->add_flag(std::string(name))->description("not supported yet")->group(""));
+  cmd->callback([=] { *exit_code = run_serve(*a); });
+}
+
+}  // namespace shuo::cli
