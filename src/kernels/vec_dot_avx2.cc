@@ -5,24 +5,12 @@
 
 #include <cstring>
 
+#include "kernels/simd_x86.h"
 #include "kernels/vec_dot.h"
 
 namespace shuo::kernels {
 
 namespace {
-
-inline float hsum256(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
-inline float half_at(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return _cvtsh_ss(h);
-}
 
 // Σ of 32 int8 products of signed w and signed x, as 8 int32 lanes.
 inline __m256i dot_i8(__m256i w, __m256i x) {
@@ -80,7 +68,7 @@ float vec_dot_f32_avx2(const void* w, const void* x, int64_t n) {
     acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
     acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
   }
-  float s = hsum256(_mm256_add_ps(acc0, acc1));
+  float s = hsum_ps(_mm256_add_ps(acc0, acc1));
   for (; i < n; ++i) s += a[i] * b[i];
   return s;
 }
@@ -96,7 +84,7 @@ float vec_dot_f16_avx2(const void* w, const void* x, int64_t n) {
     acc0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(b + i), acc0);
     acc1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(b + i + 8), acc1);
   }
-  float s = hsum256(_mm256_add_ps(acc0, acc1));
+  float s = hsum_ps(_mm256_add_ps(acc0, acc1));
   for (; i < n; ++i) s += half_at(a + 2 * i) * b[i];
   return s;
 }
@@ -111,15 +99,8 @@ float vec_dot_bf16_avx2(const void* w, const void* x, int64_t n) {
     const __m256 wf = _mm256_castsi256_ps(_mm256_slli_epi32(h, 16));
     acc = _mm256_fmadd_ps(wf, _mm256_loadu_ps(b + i), acc);
   }
-  float s = hsum256(acc);
-  for (; i < n; ++i) {
-    uint16_t h;
-    std::memcpy(&h, a + 2 * i, 2);
-    const uint32_t bits = uint32_t(h) << 16;
-    float f;
-    std::memcpy(&f, &bits, 4);
-    s += f * b[i];
-  }
+  float s = hsum_ps(acc);
+  for (; i < n; ++i) s += bf16_at(a + 2 * i) * b[i];
   return s;
 }
 
@@ -133,7 +114,7 @@ float vec_dot_q8_0_avx2(const void* w, const void* x, int64_t n) {
     const __m256 scale = _mm256_set1_ps(half_at(wb) * xb[b].d);
     acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_i8(wq, xq)), scale, acc);
   }
-  return hsum256(acc);
+  return hsum_ps(acc);
 }
 
 float vec_dot_q4_0_avx2(const void* w, const void* x, int64_t n) {
@@ -152,7 +133,7 @@ float vec_dot_q4_0_avx2(const void* w, const void* x, int64_t n) {
     acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_u4_i8(u, xq)), _mm256_set1_ps(dw * xb[b].d), acc);
     offset += dw * xb[b].sum;
   }
-  return hsum256(acc) - 8.0f * offset;
+  return hsum_ps(acc) - 8.0f * offset;
 }
 
 }  // namespace

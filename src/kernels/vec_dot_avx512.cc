@@ -5,17 +5,12 @@
 
 #include <cstring>
 
+#include "kernels/simd_x86.h"
 #include "kernels/vec_dot.h"
 
 namespace shuo::kernels {
 
 namespace {
-
-inline float half_at(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return _cvtsh_ss(h);
-}
 
 inline __m512 scales2(float s0, float s1) {
   return _mm512_insertf32x8(_mm512_set1_ps(s0), _mm256_set1_ps(s1), 1);
@@ -42,10 +37,7 @@ inline int32_t dot_i8_block(const uint8_t* w, const int8_t* x) {
   const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
   const __m256i sx = _mm256_mask_sub_epi8(xv, _mm256_movepi8_mask(wv), _mm256_setzero_si256(), xv);
   const __m256i d = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(wv), sx);
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(d), _mm256_extracti128_si256(d, 1));
-  s = _mm_hadd_epi32(s, s);
-  s = _mm_hadd_epi32(s, s);
-  return _mm_cvtsi128_si32(s);
+  return hsum_epi32(d);
 }
 
 inline int32_t dot_u4_block(const uint8_t* packed, const int8_t* x) {
@@ -53,10 +45,7 @@ inline int32_t dot_u4_block(const uint8_t* packed, const int8_t* x) {
   const __m256i u = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(b, 4), b), _mm256_set1_epi8(0x0f));
   const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
   const __m256i d = _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, xv);
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(d), _mm256_extracti128_si256(d, 1));
-  s = _mm_hadd_epi32(s, s);
-  s = _mm_hadd_epi32(s, s);
-  return _mm_cvtsi128_si32(s);
+  return hsum_epi32(d);
 }
 
 void quantize_act_avx512(const float* x, BlockQ8A* out, int64_t n) {
@@ -123,14 +112,7 @@ float vec_dot_bf16_avx512(const void* w, const void* x, int64_t n) {
     acc = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(h, 16)), _mm512_loadu_ps(b + i), acc);
   }
   float s = _mm512_reduce_add_ps(acc);
-  for (; i < n; ++i) {
-    uint16_t h;
-    std::memcpy(&h, a + 2 * i, 2);
-    const uint32_t bits = uint32_t(h) << 16;
-    float f;
-    std::memcpy(&f, &bits, 4);
-    s += f * b[i];
-  }
+  for (; i < n; ++i) s += bf16_at(a + 2 * i) * b[i];
   return s;
 }
 

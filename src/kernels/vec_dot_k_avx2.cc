@@ -8,26 +8,12 @@
 
 #include <cstring>
 
+#include "kernels/simd_x86.h"
 #include "kernels/vec_dot.h"
 
 namespace shuo::kernels {
 
 namespace {
-
-inline float half_at(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return _cvtsh_ss(h);
-}
-
-inline int hsum_i32(__m256i v) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  s = _mm_hadd_epi32(s, s);
-  s = _mm_hadd_epi32(s, s);
-  return _mm_cvtsi128_si32(s);
-}
-
-inline __m256i load32(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 
 // The 8 six-bit (scale, min) pairs of a Q4_K/Q5_K super-block (12 packed bytes).
 inline void k4_scales(const uint8_t* q, uint8_t* sc, uint8_t* m) {
@@ -58,68 +44,51 @@ void quantize_act_k_avx2(const float* x, BlockQ8KA* out, int64_t n) {
       const __m256i p16 = _mm256_permute4x64_epi64(_mm256_packs_epi32(q0, q1), 0xd8);  // 16 int16 in order
       const __m128i p8 = _mm_packs_epi16(_mm256_castsi256_si128(p16), _mm256_extracti128_si256(p16, 1));
       _mm_storeu_si128(reinterpret_cast<__m128i*>(out[b].qs + 16 * g), p8);
-      out[b].bsums[g] = static_cast<int16_t>(hsum_i32(_mm256_add_epi32(q0, q1)));
+      out[b].bsums[g] = static_cast<int16_t>(hsum_epi32(_mm256_add_epi32(q0, q1)));
     }
     out[b].d = d;
   }
 }
 
-float vec_dot_q4_k_avx2(const void* w, const void* x, int64_t n) {
-  const uint8_t* p = static_cast<const uint8_t*>(w);
-  const BlockQ8KA* xb = static_cast<const BlockQ8KA*>(x);
-  const __m256i low = _mm256_set1_epi8(0x0f);
-  float total = 0.0f;
-  for (int64_t b = 0; b < n / 256; ++b, p += 144) {
-    uint8_t sc[8], mn[8];
-    k4_scales(p + 4, sc, mn);
-    const uint8_t* qs = p + 16;
-    __m256i acc = _mm256_setzero_si256();
-    for (int j = 0; j < 4; ++j) {
-      const __m256i q = load32(qs + 32 * j);
-      const __m256i lo = _mm256_and_si256(q, low);
-      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low);
-      const __m256i plo = _mm256_maddubs_epi16(lo, load32(xb[b].qs + 64 * j));
-      const __m256i phi = _mm256_maddubs_epi16(hi, load32(xb[b].qs + 64 * j + 32));
-      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[2 * j])));
-      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(phi, _mm256_set1_epi16(sc[2 * j + 1])));
-    }
-    int summ = 0;
-    for (int i = 0; i < 8; ++i) summ += mn[i] * (xb[b].bsums[2 * i] + xb[b].bsums[2 * i + 1]);
-    total += xb[b].d * (half_at(p) * float(hsum_i32(acc)) - half_at(p + 2) * float(summ));
-  }
-  return total;
-}
-
-float vec_dot_q5_k_avx2(const void* w, const void* x, int64_t n) {
+// Q4_K (144 bytes: d, dmin, 12 bytes of scales, 128 of nibbles) and Q5_K (176 bytes: the same
+// with 32 bytes of fifth bits before the nibbles) share everything but the fifth bit.
+template <bool kFifthBit>
+float vec_dot_k4(const void* w, const void* x, int64_t n) {
+  constexpr int64_t kBlockBytes = kFifthBit ? 176 : 144;
   const uint8_t* p = static_cast<const uint8_t*>(w);
   const BlockQ8KA* xb = static_cast<const BlockQ8KA*>(x);
   const __m256i low = _mm256_set1_epi8(0x0f);
   const __m256i one = _mm256_set1_epi8(1);
   float total = 0.0f;
-  for (int64_t b = 0; b < n / 256; ++b, p += 176) {
+  for (int64_t b = 0; b < n / 256; ++b, p += kBlockBytes) {
     uint8_t sc[8], mn[8];
     k4_scales(p + 4, sc, mn);
-    const __m256i qh = load32(p + 16);
-    const uint8_t* qs = p + 48;
+    const uint8_t* qs = p + (kFifthBit ? 48 : 16);
+    const __m256i qh = kFifthBit ? load_256(p + 16) : _mm256_setzero_si256();
     __m256i acc = _mm256_setzero_si256();
     for (int j = 0; j < 4; ++j) {
-      const __m256i q = load32(qs + 32 * j);
-      // Fifth bits: bit 2j of qh byte l for the low sub-block, bit 2j+1 for the high one.
-      const __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j), one), 4);
-      const __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j + 1), one), 4);
-      const __m256i lo = _mm256_or_si256(_mm256_and_si256(q, low), h0);
-      const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), low), h1);
-      const __m256i plo = _mm256_maddubs_epi16(lo, load32(xb[b].qs + 64 * j));
-      const __m256i phi = _mm256_maddubs_epi16(hi, load32(xb[b].qs + 64 * j + 32));
+      const __m256i q = load_256(qs + 32 * j);
+      __m256i lo = _mm256_and_si256(q, low);
+      __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low);
+      if constexpr (kFifthBit) {
+        // Bit 2j of qh byte l belongs to the low sub-block, bit 2j+1 to the high one.
+        lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j), one), 4));
+        hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j + 1), one), 4));
+      }
+      const __m256i plo = _mm256_maddubs_epi16(lo, load_256(xb[b].qs + 64 * j));
+      const __m256i phi = _mm256_maddubs_epi16(hi, load_256(xb[b].qs + 64 * j + 32));
       acc = _mm256_add_epi32(acc, _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[2 * j])));
       acc = _mm256_add_epi32(acc, _mm256_madd_epi16(phi, _mm256_set1_epi16(sc[2 * j + 1])));
     }
     int summ = 0;
     for (int i = 0; i < 8; ++i) summ += mn[i] * (xb[b].bsums[2 * i] + xb[b].bsums[2 * i + 1]);
-    total += xb[b].d * (half_at(p) * float(hsum_i32(acc)) - half_at(p + 2) * float(summ));
+    total += xb[b].d * (half_at(p) * float(hsum_epi32(acc)) - half_at(p + 2) * float(summ));
   }
   return total;
 }
+
+float vec_dot_q4_k_avx2(const void* w, const void* x, int64_t n) { return vec_dot_k4<false>(w, x, n); }
+float vec_dot_q5_k_avx2(const void* w, const void* x, int64_t n) { return vec_dot_k4<true>(w, x, n); }
 
 float vec_dot_q6_k_avx2(const void* w, const void* x, int64_t n) {
   const uint8_t* p = static_cast<const uint8_t*>(w);
@@ -133,7 +102,7 @@ float vec_dot_q6_k_avx2(const void* w, const void* x, int64_t n) {
     const int8_t* sc = reinterpret_cast<const int8_t*>(p + 192);
     __m256i acc = _mm256_setzero_si256();
     for (int h = 0; h < 2; ++h) {
-      const __m256i A = load32(ql + 64 * h), B = load32(ql + 64 * h + 32), H = load32(qh + 32 * h);
+      const __m256i A = load_256(ql + 64 * h), B = load_256(ql + 64 * h + 32), H = load_256(qh + 32 * h);
       __m256i u[4];
       u[0] = _mm256_or_si256(_mm256_and_si256(A, low), _mm256_slli_epi16(_mm256_and_si256(H, three), 4));
       u[1] = _mm256_or_si256(_mm256_and_si256(B, low), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(H, 2), three), 4));
@@ -141,14 +110,14 @@ float vec_dot_q6_k_avx2(const void* w, const void* x, int64_t n) {
       u[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(B, 4), low), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(H, 6), three), 4));
       for (int k = 0; k < 4; ++k) {
         const int g = 8 * h + 2 * k;  // 16-element groups g and g+1
-        const __m256i prod = _mm256_maddubs_epi16(u[k], load32(xb[b].qs + 128 * h + 32 * k));
+        const __m256i prod = _mm256_maddubs_epi16(u[k], load_256(xb[b].qs + 128 * h + 32 * k));
         const __m256i scale = _mm256_set_m128i(_mm_set1_epi16(sc[g + 1]), _mm_set1_epi16(sc[g]));
         acc = _mm256_add_epi32(acc, _mm256_madd_epi16(prod, scale));
       }
     }
     int offset = 0;
     for (int g = 0; g < 16; ++g) offset += sc[g] * xb[b].bsums[g];
-    total += half_at(p + 208) * xb[b].d * float(hsum_i32(acc) - 32 * offset);
+    total += half_at(p + 208) * xb[b].d * float(hsum_epi32(acc) - 32 * offset);
   }
   return total;
 }

@@ -7,24 +7,12 @@
 
 #include <cstring>
 
+#include "kernels/simd_x86.h"
 #include "kernels/vec_dot.h"
 
 namespace shuo::kernels {
 
 namespace {
-
-inline float half_at(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return _cvtsh_ss(h);
-}
-
-inline float hsum256(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 
 // 16 packed bytes → 32 nibbles: low nibbles are elements 0..15, high nibbles 16..31.
 inline __m256i nibbles(const uint8_t* p) {
@@ -59,7 +47,7 @@ float vec_dot_q4_1_avx2(const void* w, const void* x, int64_t n) {
     acc = _mm256_fmadd_ps(dot_u8_i8(nibbles(wb + 4), xb[b].qs), _mm256_set1_ps(half_at(wb) * xb[b].d), acc);
     mins += half_at(wb + 2) * xb[b].sum;
   }
-  return hsum256(acc) + mins;
+  return hsum_ps(acc) + mins;
 }
 
 // Q5_0 block (22 bytes): fp16 d, 4 bytes of fifth bits, 16 bytes of nibbles; value = (q - 16) * d.
@@ -74,7 +62,7 @@ float vec_dot_q5_0_avx2(const void* w, const void* x, int64_t n) {
     acc = _mm256_fmadd_ps(dot_u8_i8(u, xb[b].qs), _mm256_set1_ps(d * xb[b].d), acc);
     offset += d * xb[b].sum;
   }
-  return hsum256(acc) - 16.0f * offset;
+  return hsum_ps(acc) - 16.0f * offset;
 }
 
 // Q5_1 block (24 bytes): fp16 d, fp16 m, 4 bytes of fifth bits, 16 bytes of nibbles;
@@ -89,7 +77,7 @@ float vec_dot_q5_1_avx2(const void* w, const void* x, int64_t n) {
     acc = _mm256_fmadd_ps(dot_u8_i8(u, xb[b].qs), _mm256_set1_ps(half_at(wb) * xb[b].d), acc);
     mins += half_at(wb + 2) * xb[b].sum;
   }
-  return hsum256(acc) + mins;
+  return hsum_ps(acc) + mins;
 }
 
 }  // namespace
