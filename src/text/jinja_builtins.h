@@ -65,9 +65,12 @@ Result<int64_t> py_length(const Value& v);
 bool is_global_function(std::string_view name);
 Result<Value> call_global(Runtime& rt, std::string_view name, const Args& args);
 Result<Value> call_method(Runtime& rt, const Value& self, std::string_view name, const Args& args);
-// `fmt % args` and str.format().
-Result<std::string> percent_format(std::string_view fmt, const Value& args, size_t max_bytes);
-Result<std::string> str_format(std::string_view fmt, const Args& args, size_t max_bytes);
+// `fmt % args` and str.format(). With escape (a Markup format string) each value's text is
+// HTML-escaped unless it is Markup itself, as markupsafe does.
+Result<std::string> percent_format(std::string_view fmt, const Value& args, size_t max_bytes,
+                                   bool escape = false);
+Result<std::string> str_format(std::string_view fmt, const Args& args, size_t max_bytes,
+                               bool escape = false);
 
 // ---- filters and tests (jinja_filters.cc, jinja_tests.cc) ----
 bool is_known_filter(std::string_view name);

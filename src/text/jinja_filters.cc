@@ -24,6 +24,12 @@ Result<Value> string_result(Runtime& rt, std::string s) {
   return Value::string(std::move(s));
 }
 
+// For filters that call Markup's own methods in Jinja2 (upper, trim, ...): Markup stays Markup.
+Result<Value> like_input(Runtime& rt, const Value& input, std::string s) {
+  SHUO_TRY(rt.charge(s.size() / 64));
+  return input.is_markup() ? Value::markup(std::move(s)) : Value::string(std::move(s));
+}
+
 // Jinja2's attribute paths: "a.b.0" looks up a, then b, then item 0.
 Result<Value> lookup_path(const Value& item, const std::string& path) {
   Value v = item;
@@ -101,7 +107,7 @@ Result<Value> f_batch(Runtime& rt, const Value& v, const Args& args) {
 
 Result<Value> f_capitalize(Runtime& rt, const Value& v, const Args&) {
   SHUO_ASSIGN(std::string s, text_of(rt, v));
-  return string_result(rt, py_capitalize(s));
+  return like_input(rt, v, py_capitalize(s));
 }
 
 Result<Value> f_center(Runtime& rt, const Value& v, const Args& args) {
@@ -109,7 +115,7 @@ Result<Value> f_center(Runtime& rt, const Value& v, const Args& args) {
   SHUO_ASSIGN(std::string s, text_of(rt, v));
   Args inner;
   inner.pos.push_back(a[0] ? *a[0] : Value::integer(80));
-  return call_method(rt, Value::string(std::move(s)), "center", inner);
+  return call_method(rt, v.is_markup() ? v : Value::string(std::move(s)), "center", inner);
 }
 
 Result<Value> f_length(Runtime&, const Value& v, const Args&) {
@@ -151,20 +157,12 @@ Result<Value> f_dictsort(Runtime& rt, const Value& v, const Args& args) {
 }
 
 Result<Value> f_escape(Runtime& rt, const Value& v, const Args&) {
+  if (v.is_markup()) return v;
   SHUO_ASSIGN(std::string s, text_of(rt, v));
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&#34;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
+  std::string out = html_escape(s);
   if (out.size() > max_bytes(rt)) return limit_error("escaped text too long");
-  return string_result(rt, std::move(out));
+  SHUO_TRY(rt.charge(out.size() / 64));
+  return Value::markup(std::move(out));
 }
 
 Result<Value> f_first(Runtime& rt, const Value& v, const Args&) {
@@ -264,8 +262,8 @@ Result<Value> f_format(Runtime& rt, const Value& v, const Args& args) {
   } else {
     SHUO_ASSIGN(arg, make_list(args.pos, true));
   }
-  SHUO_ASSIGN(std::string s, percent_format(fmt, arg, max_bytes(rt)));
-  return string_result(rt, std::move(s));
+  SHUO_ASSIGN(std::string s, percent_format(fmt, arg, max_bytes(rt), v.is_markup()));
+  return like_input(rt, v, std::move(s));
 }
 
 Result<Value> f_indent(Runtime& rt, const Value& v, const Args& args) {
@@ -325,12 +323,12 @@ Result<Value> f_list(Runtime& rt, const Value& v, const Args&) {
 
 Result<Value> f_lower(Runtime& rt, const Value& v, const Args&) {
   SHUO_ASSIGN(std::string s, text_of(rt, v));
-  return string_result(rt, py_lower(s));
+  return like_input(rt, v, py_lower(s));
 }
 
 Result<Value> f_upper(Runtime& rt, const Value& v, const Args&) {
   SHUO_ASSIGN(std::string s, text_of(rt, v));
-  return string_result(rt, py_upper(s));
+  return like_input(rt, v, py_upper(s));
 }
 
 Result<Value> f_map(Runtime& rt, const Value& v, const Args& args) {
@@ -431,9 +429,13 @@ Result<Value> f_round(Runtime&, const Value& v, const Args& args) {
   return Value::number((method == "ceil" ? std::ceil(x) : std::floor(x)) / p);
 }
 
-Result<Value> f_safe(Runtime&, const Value& v, const Args&) { return v; }
+Result<Value> f_safe(Runtime& rt, const Value& v, const Args&) {
+  SHUO_ASSIGN(std::string s, text_of(rt, v));
+  return Value::markup(std::move(s));
+}
 
 Result<Value> f_string(Runtime& rt, const Value& v, const Args&) {
+  if (v.is_string()) return v;  // Markup stays Markup
   SHUO_ASSIGN(std::string s, text_of(rt, v));
   return Value::string(std::move(s));
 }
@@ -578,7 +580,7 @@ Result<Value> f_trim(Runtime& rt, const Value& v, const Args& args) {
   if (a[0] && !a[0]->is_none()) {
     SHUO_ASSIGN(chars, text_of(rt, *a[0]));
   }
-  return string_result(rt, py_strip(s, chars, true, true));
+  return like_input(rt, v, py_strip(s, chars, true, true));
 }
 
 Result<Value> f_truncate(Runtime& rt, const Value& v, const Args& args) {

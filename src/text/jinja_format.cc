@@ -191,7 +191,7 @@ Result<std::string> format_value(const Value& v, std::string_view spec_text, siz
 // ---- printf-style ----
 
 Result<std::string> percent_one(char conv, const std::string& flags, int64_t width, int64_t prec,
-                                const Value& v, size_t max) {
+                                const Value& v, size_t max, bool escape) {
   const bool left = flags.find('-') != std::string::npos;
   const std::string fill = " ";
   switch (conv) {
@@ -204,6 +204,7 @@ Result<std::string> percent_one(char conv, const std::string& flags, int64_t wid
       } else {
         SHUO_TRY(append_repr(v, s, max));
       }
+      if (escape && !(conv == 's' && v.is_markup())) s = html_escape(s);
       if (prec >= 0) {
         const auto offs = cp_offsets(s);
         if (size_t(prec) + 1 < offs.size()) s.resize(offs[size_t(prec)]);
@@ -268,7 +269,8 @@ Result<std::string> percent_one(char conv, const std::string& flags, int64_t wid
 
 }  // namespace
 
-Result<std::string> percent_format(std::string_view fmt, const Value& args, size_t max) {
+Result<std::string> percent_format(std::string_view fmt, const Value& args, size_t max,
+                                   bool escape) {
   std::vector<Value> pos;
   const bool tuple = args.is_list() && args.list().is_tuple;
   if (tuple) {
@@ -340,7 +342,7 @@ Result<std::string> percent_format(std::string_view fmt, const Value& args, size
     } else {
       SHUO_ASSIGN(v, take_arg());
     }
-    SHUO_ASSIGN(std::string piece, percent_one(conv, flags, width, prec, v, max));
+    SHUO_ASSIGN(std::string piece, percent_one(conv, flags, width, prec, v, max, escape));
     out += piece;
     if (out.size() > max) return limit_error("formatted string past " + std::to_string(max) + " bytes");
   }
@@ -349,7 +351,7 @@ Result<std::string> percent_format(std::string_view fmt, const Value& args, size
   return out;
 }
 
-Result<std::string> str_format(std::string_view fmt, const Args& args, size_t max) {
+Result<std::string> str_format(std::string_view fmt, const Args& args, size_t max, bool escape) {
   std::string out;
   size_t auto_index = 0;
   for (size_t i = 0; i < fmt.size();) {
@@ -427,6 +429,7 @@ Result<std::string> str_format(std::string_view fmt, const Args& args, size_t ma
       return template_error("Unknown conversion specifier " + std::string(conv));
     }
     SHUO_ASSIGN(std::string piece, format_value(v, spec, max));
+    if (escape && !v.is_markup()) piece = html_escape(piece);
     out += piece;
     if (out.size() > max) return limit_error("formatted string past " + std::to_string(max) + " bytes");
   }

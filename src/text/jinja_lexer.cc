@@ -120,6 +120,8 @@ class Lexer {
   }
 
   Result<size_t> comment(size_t p, size_t after) {
+    // Jinja2 quietly drops a comment opener that ends the template.
+    if (after >= src_.size()) return src_.size();
     const size_t k = src_.find("#}", after);
     if (k == std::string::npos) return fail(p, "Missing end of comment tag");
     char m = 0;

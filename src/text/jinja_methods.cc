@@ -212,6 +212,50 @@ Result<Value> str_method(Runtime& rt, const std::string& s, std::string_view nam
   return template_error("'str' object has no attribute '" + std::string(name) + "'");
 }
 
+// Markup's methods return Markup and escape what they take in (replace, join, format).
+Result<Value> markup_method(Runtime& rt, const std::string& s, std::string_view name,
+                            const Args& args) {
+  auto escaped = [](const Value& v) {
+    return v.is_string() && !v.is_markup() ? Value::markup(html_escape(v.str())) : v;
+  };
+  auto one_of = [&](std::initializer_list<std::string_view> names) {
+    for (auto n : names)
+      if (n == name) return true;
+    return false;
+  };
+  // As markupsafe 3: replace escapes the replacement, the *just/center methods the fill.
+  const bool escapes_second = one_of({"replace", "ljust", "rjust", "center"});
+  const bool returns_markup =
+      escapes_second ||
+      one_of({"capitalize", "title", "lower", "upper", "swapcase", "split", "rsplit", "splitlines",
+              "join", "format", "strip", "lstrip", "rstrip", "zfill", "partition", "rpartition",
+              "removeprefix", "removesuffix"});
+  Args in = args;
+  if (escapes_second && in.pos.size() > 1) {
+    in.pos[1] = escaped(in.pos[1]);
+  } else if (name == "join" && !in.pos.empty()) {
+    SHUO_ASSIGN(std::vector<Value> items, iterate(rt, in.pos[0]));
+    for (auto& v : items) v = escaped(v);
+    SHUO_ASSIGN(in.pos[0], make_list(std::move(items)));
+  }
+  Value r;
+  if (name == "format") {
+    SHUO_ASSIGN(std::string f, str_format(s, in, rt.limits().max_output_bytes, true));
+    r = Value::string(std::move(f));
+  } else {
+    SHUO_ASSIGN(r, str_method(rt, s, name, in));
+  }
+  if (!returns_markup) return r;
+  if (r.is_string()) return Value::markup(r.str());
+  if (r.is_list()) {
+    std::vector<Value> items = r.list().items;
+    for (auto& v : items)
+      if (v.is_string()) v = Value::markup(v.str());
+    return make_list(std::move(items), r.list().is_tuple);
+  }
+  return r;
+}
+
 Result<Value> dict_method(Runtime& rt, const Value& self, std::string_view name, const Args& args) {
   const auto& d = self.dict();
   SHUO_TRY(rt.charge(d.items.size() / 16));
@@ -325,7 +369,9 @@ Result<Value> call_global(Runtime& rt, std::string_view name, const Args& args) 
 
 Result<Value> call_method(Runtime& rt, const Value& self, std::string_view name, const Args& args) {
   switch (self.kind()) {
-    case Kind::kString: return str_method(rt, self.str(), name, args);
+    case Kind::kString:
+      if (self.is_markup()) return markup_method(rt, self.str(), name, args);
+      return str_method(rt, self.str(), name, args);
     case Kind::kDict: return dict_method(rt, self, name, args);
     case Kind::kLoop: return loop_method(self, name, args);
     case Kind::kList: {

@@ -148,7 +148,7 @@ Result<Value> repeat(Runtime& rt, const Value& seq, int64_t n) {
     std::string s;
     s.reserve(len * size_t(n));
     for (int64_t i = 0; i < n; ++i) s += seq.str();
-    return Value::string(std::move(s));
+    return seq.is_markup() ? Value::markup(std::move(s)) : Value::string(std::move(s));
   }
   const auto& l = seq.list();
   if (!l.items.empty() && uint64_t(n) > lim.max_items / l.items.size())
@@ -183,6 +183,13 @@ Result<Value> binary_op(Runtime& rt, BinOp op, const Value& a, const Value& b) {
       }
       if (nums) return Value::number(a.as_float() + b.as_float());
       if (a.is_string() && b.is_string()) {
+        if (a.is_markup() || b.is_markup()) {  // Markup + str escapes the str
+          std::string s = a.is_markup() ? a.str() : html_escape(a.str());
+          s += b.is_markup() ? b.str() : html_escape(b.str());
+          if (s.size() > lim.max_output_bytes)
+            return limit_error("string grew past " + std::to_string(lim.max_output_bytes) + " bytes");
+          return Value::markup(std::move(s));
+        }
         if (a.str().size() + b.str().size() > lim.max_output_bytes)
           return limit_error("string grew past " + std::to_string(lim.max_output_bytes) + " bytes");
         SHUO_TRY(rt.charge((a.str().size() + b.str().size()) / 64));
@@ -236,9 +243,9 @@ Result<Value> binary_op(Runtime& rt, BinOp op, const Value& a, const Value& b) {
       return Value::number(std::floor(a.as_float() / b.as_float()));
     case BinOp::kMod:
       if (a.is_string()) {
-        SHUO_ASSIGN(std::string s, percent_format(a.str(), b, lim.max_output_bytes));
+        SHUO_ASSIGN(std::string s, percent_format(a.str(), b, lim.max_output_bytes, a.is_markup()));
         SHUO_TRY(rt.charge(s.size() / 64));
-        return Value::string(std::move(s));
+        return a.is_markup() ? Value::markup(std::move(s)) : Value::string(std::move(s));
       }
       if (!nums) return unsupported("%", a, b);
       if (b.as_float() == 0.0) return template_error("integer division or modulo by zero");
@@ -357,8 +364,10 @@ Result<Value> get_item(const Value& obj, const Value& key) {
       const auto offs = cp_offsets(obj.str());
       const int64_t n = int64_t(offs.size()) - 1;
       if (i < 0) i += n;
-      if (i >= 0 && i < n)
-        return Value::string(obj.str().substr(offs[size_t(i)], offs[size_t(i) + 1] - offs[size_t(i)]));
+      if (i >= 0 && i < n) {
+        std::string c = obj.str().substr(offs[size_t(i)], offs[size_t(i) + 1] - offs[size_t(i)]);
+        return obj.is_markup() ? Value::markup(std::move(c)) : Value::string(std::move(c));
+      }
     }
     return undefined_elem(obj, key);
   }
@@ -405,10 +414,13 @@ Result<Value> get_slice(const Value& obj, const std::optional<Value>& start,
   if (obj.is_string()) {
     const std::string& s = obj.str();
     std::string out;
-    if (st == 1 && b < e) return Value::string(s.substr(offs[size_t(b)], offs[size_t(e)] - offs[size_t(b)]));
-    for (int64_t i = b; st > 0 ? i < e : i > e; i += st)
-      out.append(s, offs[size_t(i)], offs[size_t(i) + 1] - offs[size_t(i)]);
-    return Value::string(std::move(out));
+    if (st == 1 && b < e) {
+      out = s.substr(offs[size_t(b)], offs[size_t(e)] - offs[size_t(b)]);
+    } else {
+      for (int64_t i = b; st > 0 ? i < e : i > e; i += st)
+        out.append(s, offs[size_t(i)], offs[size_t(i) + 1] - offs[size_t(i)]);
+    }
+    return obj.is_markup() ? Value::markup(std::move(out)) : Value::string(std::move(out));
   }
   const auto& items = obj.list().items;
   std::vector<Value> out;

@@ -35,8 +35,23 @@ bool is_known_test(std::string_view name) {
   return false;
 }
 
+namespace {
+
+// Tests that take only the value; Jinja2 rejects an argument to them at render time.
+bool takes_no_argument(std::string_view name) {
+  return name != "sameas" && name != "divisibleby" && name != "in" && name != "eq" &&
+         name != "equalto" && name != "==" && name != "ne" && name != "!=" && name != "lt" &&
+         name != "lessthan" && name != "<" && name != "le" && name != "<=" && name != "gt" &&
+         name != "greaterthan" && name != ">" && name != "ge" && name != ">=";
+}
+
+}  // namespace
+
 Result<bool> apply_test(Runtime& rt, std::string_view name, const Value& v, const Args& args) {
   SHUO_TRY(rt.charge(1));
+  if (takes_no_argument(name) && (!args.pos.empty() || !args.kw.empty()))
+    return template_error("test_" + std::string(name) + "() takes 1 positional argument but " +
+                          std::to_string(1 + args.pos.size() + args.kw.size()) + " were given");
   const Kind k = v.kind();
   if (name == "defined") return !v.is_undefined();
   if (name == "undefined") return v.is_undefined();
@@ -53,7 +68,7 @@ Result<bool> apply_test(Runtime& rt, std::string_view name, const Value& v, cons
     return k == Kind::kUndefined || k == Kind::kString || k == Kind::kList || k == Kind::kDict ||
            (name == "iterable" && k == Kind::kLoop);
   if (name == "callable") return k == Kind::kCallable || k == Kind::kUndefined || k == Kind::kLoop;
-  if (name == "escaped") return false;
+  if (name == "escaped") return v.is_markup();
   if (name == "lower" || name == "upper") {
     SHUO_ASSIGN(std::string s, to_str(v, rt.limits().max_output_bytes));
     const std::string mapped = name == "lower" ? py_lower(s) : py_upper(s);

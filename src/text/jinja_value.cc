@@ -52,6 +52,12 @@ Value Value::string(std::string s) {
   return v;
 }
 
+Value Value::markup(std::string s) {
+  Value v = string(std::move(s));
+  v.markup_ = true;
+  return v;
+}
+
 Value Value::list(std::shared_ptr<const ListObj> l) {
   Value v;
   v.kind_ = Kind::kList;
@@ -412,9 +418,27 @@ Result<void> append_str(const Value& v, std::string& out, size_t max_bytes, int 
   return check_size(out, max_bytes);
 }
 
+std::string html_escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&#34;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
 Result<void> append_repr(const Value& v, std::string& out, size_t max_bytes, int depth) {
   if (v.is_string()) {
+    if (v.is_markup()) out += "Markup(";
     out += repr_string(v.str());
+    if (v.is_markup()) out += ")";
     return check_size(out, max_bytes);
   }
   if (v.is_undefined()) {

@@ -52,6 +52,9 @@ class Value {
   static Value integer(int64_t i);
   static Value number(double d);
   static Value string(std::string s);
+  // markupsafe's Markup (from |safe, |escape): a string that `+`, `%` and str methods combine
+  // with others by HTML-escaping those — Jinja2 does this even with autoescape off.
+  static Value markup(std::string s);
   static Value list(std::shared_ptr<const ListObj> l);
   static Value dict(std::shared_ptr<const DictObj> d);
   static Value name_space(NamespaceObj* ns);
@@ -62,6 +65,7 @@ class Value {
   bool is_undefined() const { return kind_ == Kind::kUndefined; }
   bool is_none() const { return kind_ == Kind::kNone; }
   bool is_string() const { return kind_ == Kind::kString; }
+  bool is_markup() const { return kind_ == Kind::kString && markup_; }
   bool is_list() const { return kind_ == Kind::kList; }
   bool is_dict() const { return kind_ == Kind::kDict; }
   // int or bool (Python's bool is an int); is_number adds float.
@@ -83,6 +87,7 @@ class Value {
 
  private:
   Kind kind_ = Kind::kUndefined;
+  bool markup_ = false;
   union {
     bool b_;
     int64_t i_;
@@ -175,6 +180,8 @@ Result<std::string> to_str(const Value& v, size_t max_bytes);
 std::string format_float(double d);
 // Python repr(str): single quotes unless the text has ' and no ".
 std::string repr_string(std::string_view s);
+// markupsafe.escape: & < > " ' as &amp; &lt; &gt; &#34; &#39;.
+std::string html_escape(std::string_view s);
 
 // json.dumps(v, ensure_ascii, indent, separators, sort_keys).
 struct JsonStyle {
