@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <iostream>
 #include <memory>
 
 #include "api/openai_test_util.h"
@@ -23,6 +24,9 @@ class OpenAiServer : public ::testing::Test {
   void SetUp() override {
     SHUO_REQUIRE_TESTDATA("stories260K/model.gguf");
     ASSERT_TRUE(server_->ok()) << server_->log();
+  }
+  void TearDown() override {
+    if (HasFailure() && server_) std::cerr << "--- server log ---\n" << server_->log();
   }
   uint16_t port() const { return server_->port(); }
 
@@ -484,7 +488,8 @@ TEST(OpenAiServeFlags, FullQueueAnswers429) {
   Client running(server.port(), kTimeoutMs), waiting(server.port(), kTimeoutMs);
   ASSERT_TRUE(running.send(long_stream_request(4000)));
   Reply head;
-  ASSERT_TRUE(running.read_head(head));  // streaming: it holds the only slot
+  ASSERT_TRUE(running.read_head(head));  // streaming (the stream starts before the engine admits it)
+  ASSERT_TRUE(wait_for_metric(server.port(), "shuo_engine_running_sequences", 1));  // holds the only slot
   ASSERT_TRUE(waiting.send(long_stream_request(4000)));
   ASSERT_TRUE(wait_for_metric(server.port(), "shuo_engine_queued_requests", 1));
   Reply r = post(server.port(), "/v1/completions", Json{{"prompt", "x"}, {"max_tokens", 2}});

@@ -162,27 +162,28 @@ class Job : public std::enable_shared_from_this<Job> {
           keep->on_event(index, ev);
         });
         if (!h.ok()) {
-          failed_ = true;
+          failed_ = true;  // events of the sequences already submitted are dropped from now on
           for (auto& c : choices_)
             if (c->handle) c->handle->cancel();
+          std::shared_ptr<http::Responder> responder = std::move(responder_);
           lock.unlock();
-          send_error(st_, *responder_, h.error());
-          responder_.reset();
+          send_error(st_, *responder, h.error());
           return;
         }
         choices_[index]->handle = std::move(*h);
         choices_[index]->submitted = Clock::now();
       }
     }
-    if (gen_.stream) {
-      responder_->start_stream(200, "text/event-stream", {});
-      for (const OJson& j : format_->stream_start(int(choices_.size()))) responder_->write(sse(j));
-    }
-    lock.unlock();
+    // Still under the lock: once it is released the engine thread may finish the whole job and
+    // drop responder_. on_cancel's function runs later, on an I/O thread.
     std::weak_ptr<Job> weak = weak_from_this();
     responder_->on_cancel([weak] {
       if (auto job = weak.lock()) job->cancel_all();
     });
+    if (gen_.stream) {
+      responder_->start_stream(200, "text/event-stream", {});
+      for (const OJson& j : format_->stream_start(int(choices_.size()))) responder_->write(sse(j));
+    }
   }
 
  private:
