@@ -6,3 +6,6 @@ SHUO_APT_PACKAGES=(
   python3 python3-numpy
   clang libclang-rt-14-dev
 )
+# Node.js and npm for tests/npm (the official openai client against shuo serve). Installed only
+# when `node` or `npm` is missing: a NodeSource nodejs bundles npm and conflicts with Debian's.
+SHUO_NODE_PACKAGES=(nodejs npm)
