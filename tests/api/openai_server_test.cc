@@ -4,11 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <cstring>
 #include <iostream>
 #include <memory>
 
 #include "api/openai_test_util.h"
+#include "format/gguf_writer.h"
 
 namespace shuo::api::openai::testing {
 namespace {
@@ -499,6 +501,43 @@ TEST(OpenAiServeFlags, FullQueueAnswers429) {
   running.reset();
   waiting.reset();
   EXPECT_TRUE(wait_for_metric(server.port(), "shuo_engine_running_sequences", 0));
+}
+
+// stories260K with a Jinja chat template added: the template is used instead of the built-in
+// format, its BOS is not doubled, and its raise_exception is a 400 with the template's words.
+TEST(OpenAiServeFlags, ModelChatTemplate) {
+  SHUO_REQUIRE_TESTDATA("stories260K/model.gguf");
+  auto src = format::GgufFile::open(stories_model());
+  ASSERT_TRUE(src.ok());
+  format::GgufWriter w;
+  w.copy_metadata(*src);
+  w.set_str("tokenizer.chat_template",
+            "{{ bos_token }}{% for m in messages %}"
+            "{% if m['role'] == 'system' and not loop.first %}{{ raise_exception('System message must come first') }}{% endif %}"
+            "{{ m['role'] | capitalize }}: {{ m['content'] }}\n{% endfor %}"
+            "{% if add_generation_prompt %}Assistant:{% endif %}");
+  for (const auto& t : src->tensors())
+    ASSERT_TRUE(w.add_tensor(t.name, t.type, t.ne, std::span<const uint8_t>(t.data, t.n_bytes)).ok());
+  const auto path = std::filesystem::temp_directory_path() / ("shuo_openai_template_" + std::to_string(::getpid()) + ".gguf");
+  ASSERT_TRUE(w.write(path.string()).ok());
+  ServeProcess server({}, path.string());
+  std::filesystem::remove(path);
+  ASSERT_TRUE(server.ok()) << server.log();
+  EXPECT_NE(server.log().find("the model's chat template"), std::string::npos) << server.log();
+
+  Json body = {{"messages", {{{"role", "user"}, {"content", "Once upon a time"}}}}, {"max_tokens", 4}};
+  Reply r = post(server.port(), "/v1/chat/completions", body);
+  ASSERT_EQ(r.status, 200) << r.body;
+  const std::string rendered = "<s>User: Once upon a time\nAssistant:";
+  Json ids = json_of(post(server.port(), "/tokenize", Json{{"content", rendered}}));
+  ASSERT_EQ(ids["tokens"][0], 1);  // the template's <s> is the BOS token
+  EXPECT_NE(ids["tokens"][1], 1);
+  EXPECT_EQ(json_of(r)["usage"]["prompt_tokens"], ids["tokens"].size());  // no second BOS added
+
+  Json bad = {{"messages", {{{"role", "user"}, {"content", "a"}}, {{"role", "system"}, {"content", "b"}}}}};
+  Reply e = post(server.port(), "/v1/chat/completions", bad);
+  EXPECT_EQ(e.status, 400) << e.body;
+  EXPECT_EQ(json_of(e)["error"]["message"], "System message must come first");
 }
 
 TEST(OpenAiServeFlags, ApiKeyIsRequired) {

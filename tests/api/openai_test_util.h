@@ -28,11 +28,11 @@ using http::testing::Reply;
 
 inline std::string stories_model() { return (shuo::testing::testdata_dir() / "stories260K/model.gguf").string(); }
 
-// `shuo serve --model stories260K --port 0 --threads 1 <extra>`; stopped with SIGTERM on destruction.
+// `shuo serve --model <stories260K> --port 0 --threads 1 <extra>`; stopped with SIGTERM on destruction.
 class ServeProcess {
  public:
-  explicit ServeProcess(std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {SHUO_BINARY_PATH, "serve", "--model", stories_model(), "--port", "0",
+  explicit ServeProcess(std::vector<std::string> extra = {}, std::string model = stories_model()) {
+    std::vector<std::string> args = {SHUO_BINARY_PATH, "serve", "--model", model, "--port", "0",
                                      "--threads", "1"};
     args.insert(args.end(), extra.begin(), extra.end());
     int fds[2];
