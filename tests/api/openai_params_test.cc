@@ -83,6 +83,7 @@ TEST(OpenAiParams, WrongTypesAndRangesNameTheField) {
       {R"({"prompt":["a",[]]})", "prompt[1]"},
       {R"({"prompt":[1.5]})", "prompt[0]"},
       {R"({"prompt":"x","model":5})", "model"},
+      {R"({"prompt":"x","deep":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]})", "body"},
   };
   for (const auto& c : cases) {
     Error e = parse_error(c.body);
@@ -92,6 +93,8 @@ TEST(OpenAiParams, WrongTypesAndRangesNameTheField) {
     EXPECT_EQ(api.status, 400);
     EXPECT_EQ(api.param, c.where);
   }
+  // Brackets inside strings do not count as nesting.
+  EXPECT_TRUE(parse_completion_request(R"({"prompt":"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{"})").ok());
   Error beams = parse_error(R"({"prompt":"x","num_beams":4})");
   EXPECT_EQ(beams.code, ErrorCode::kUnsupported);
   EXPECT_EQ(to_api_error(beams).status, 400);

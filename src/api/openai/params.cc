@@ -29,7 +29,32 @@ std::string num(double v) {
   return buf;
 }
 
+constexpr int kMaxDepth = 64;  // nesting of arrays/objects; copies and templates recurse
+
+// Deepest array/object nesting of a JSON text (strings skipped), stopping once past the limit.
+int json_depth(std::string_view s) {
+  int depth = 0, max_depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : s) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      max_depth = std::max(max_depth, ++depth);
+      if (max_depth > kMaxDepth) break;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return max_depth;
+}
+
 Result<Json> parse_object(std::string_view body) {
+  if (json_depth(body) > kMaxDepth)
+    return bad("body", "JSON nests deeper than " + std::to_string(kMaxDepth) + " levels");
   Json j = Json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return bad("body", "is not valid JSON");
   if (!j.is_object()) return bad("body", std::string("must be a JSON object, got ") + j.type_name());
