@@ -135,15 +135,16 @@ int run_serve(const ServeArgs& a) {
   eo.max_queue = a.max_queue;
   eo.threads = a.threads;
   eo.is_eog = [&t](int32_t id) { return t.is_eog(id); };
-  engine::Engine engine(**model, eo);
+  auto engine = std::make_unique<engine::Engine>(**model, eo);
 
-  auto embedder = api::openai::Embedder::create(*file, a.threads, n_ctx, a.max_queue > 0 ? a.max_queue : 1);
-  if (!embedder.ok()) return fail(*log, embedder.error().to_string());
+  auto created = api::openai::Embedder::create(*file, a.threads, n_ctx, a.max_queue > 0 ? a.max_queue : 1);
+  if (!created.ok()) return fail(*log, created.error().to_string());
+  std::unique_ptr<api::openai::Embedder> embedder = std::move(*created);
 
   api::openai::ServiceConfig sc;
   sc.model_id = model_id;
   sc.created = int64_t(std::time(nullptr));
-  api::openai::Service service(engine, t, chat_format_for(*file, cfg, t, *log), embedder->get(), sc, log);
+  api::openai::Service service(*engine, t, chat_format_for(*file, cfg, t, *log), embedder.get(), sc, log);
 
   api::http::ServerOptions so;
   so.host = a.host;
@@ -164,6 +165,10 @@ int run_serve(const ServeArgs& a) {
             service.state().chat.describe());
   log->info("listening on http://{}:{}{}", a.host, *port, keys.empty() ? "" : " (API key required)");
   server.run();
+  // Requests still in the engine or the embedder are cancelled now, while the service state
+  // their callbacks use still exists.
+  engine.reset();
+  embedder.reset();
   log->info("stopped");
   return 0;
 }

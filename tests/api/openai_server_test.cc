@@ -542,7 +542,7 @@ TEST(OpenAiServeFlags, ModelChatTemplate) {
 
 TEST(OpenAiServeFlags, ApiKeyIsRequired) {
   SHUO_REQUIRE_TESTDATA("stories260K/model.gguf");
-  ServeProcess server({"--api-key", "sk-one", "--api-key", "sk-two"});
+  ServeProcess server({"--api-key", "sk-one", "--api-key", "sk-two", "--cors-origin", "http://app.test"});
   ASSERT_TRUE(server.ok()) << server.log();
   Reply none = get(server.port(), "/v1/models");
   EXPECT_EQ(none.status, 401);
@@ -550,6 +550,8 @@ TEST(OpenAiServeFlags, ApiKeyIsRequired) {
   EXPECT_EQ(get(server.port(), "/v1/models", {"Authorization: Bearer sk-three"}).status, 401);
   EXPECT_EQ(get(server.port(), "/v1/models", {"Authorization: Bearer sk-two"}).status, 200);
   EXPECT_EQ(get(server.port(), "/health").status, 200);  // public
+  Reply cors = get(server.port(), "/v1/models", {"Authorization: Bearer sk-one", "Origin: http://app.test"});
+  EXPECT_EQ(cors.header("Access-Control-Allow-Origin").value_or(""), "http://app.test");
 }
 
 TEST(OpenAiServeFlags, SigtermExitsCleanly) {
@@ -560,6 +562,31 @@ TEST(OpenAiServeFlags, SigtermExitsCleanly) {
   const int status = server.stop();
   EXPECT_TRUE(WIFEXITED(status)) << server.log();
   EXPECT_EQ(WEXITSTATUS(status), 0) << server.log();
+}
+
+TEST(OpenAiServeFlags, SigtermLetsAStreamFinish) {
+  SHUO_REQUIRE_TESTDATA("stories260K/model.gguf");
+  ServeProcess server({"--ctx", "2048"});
+  ASSERT_TRUE(server.ok()) << server.log();
+  Client c(server.port(), kTimeoutMs);
+  ASSERT_TRUE(c.send(long_stream_request(1500)));  // about a second: SIGTERM lands mid-stream
+  Reply head;
+  ASSERT_TRUE(c.read_head(head));
+  ASSERT_EQ(head.status, 200);
+  std::thread stopper([&] { server.stop(); });
+  std::string body;
+  while (auto chunk = c.read_chunk()) {
+    if (chunk->empty()) break;
+    body += *chunk;
+  }
+  stopper.join();
+  auto events = sse_json(body);  // ends in [DONE]
+  std::vector<std::string> finish;
+  stream_texts(events, false, &finish);
+  ASSERT_EQ(finish.size(), 1u);
+  EXPECT_EQ(finish[0], "length");
+  const int status = server.stop();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << server.log();
 }
 
 TEST(OpenAiServeFlags, UnsupportedOptionsAreRejected) {
