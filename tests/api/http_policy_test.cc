@@ -46,6 +46,25 @@ TEST(Router, PrefersLiteralOverParamOverTail) {
   EXPECT_FALSE(m.path_known);
 }
 
+// An exact route beats a tail route that would match the same path with an empty tail,
+// whichever was added first.
+TEST(Router, ExactRouteBeatsEmptyTail) {
+  for (bool tail_first : {true, false}) {
+    Router r;
+    int hit = 0;
+    if (tail_first) r.add("GET", "/v1/models/*", tagged(&hit, 2));
+    r.add("GET", "/v1/models", tagged(&hit, 1));
+    if (!tail_first) r.add("GET", "/v1/models/*", tagged(&hit, 2));
+    auto m = r.match("GET", "/v1/models");
+    ASSERT_TRUE(m.handler);
+    EXPECT_EQ(m.pattern, "/v1/models") << "tail_first=" << tail_first;
+    m = r.match("GET", "/v1/models/stories");
+    ASSERT_TRUE(m.handler);
+    EXPECT_EQ(m.pattern, "/v1/models/*");
+    EXPECT_EQ(m.params.at("*"), "stories");
+  }
+}
+
 TEST(Router, HeadFallsBackToGetAndParamsNeedASegment) {
   Router r;
   int hit = 0;

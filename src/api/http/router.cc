@@ -71,6 +71,11 @@ Router::Match Router::match(std::string_view method, std::string_view path) cons
     for (size_t i = 0; i < n; ++i) {
       if (a.segments[i].kind != b.segments[i].kind) return a.segments[i].kind > b.segments[i].kind;
     }
+    // Equal so far: a route without a tail beats one whose tail matched nothing
+    // ("/v1/models" over "/v1/models/*" for the path /v1/models); else the longer one.
+    const bool a_tail = !a.segments.empty() && a.segments.back().kind == Segment::kTail;
+    const bool b_tail = !b.segments.empty() && b.segments.back().kind == Segment::kTail;
+    if (a_tail != b_tail) return !a_tail;
     return a.segments.size() > b.segments.size();
   };
   auto best_for = [&](std::string_view m) -> const Route* {
