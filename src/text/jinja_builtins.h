@@ -35,6 +35,7 @@ class Runtime {
   virtual const Limits& limits() const = 0;
   // Spends work budget (see Limits::max_steps); fails once it is gone.
   virtual Result<void> charge(uint64_t steps) = 0;
+  virtual uint64_t steps_left() const = 0;
   // A namespace owned by the render (lives until it ends).
   virtual NamespaceObj* new_namespace() = 0;
   // Calls any callable value (macros included).
@@ -46,15 +47,23 @@ class Runtime {
 inline constexpr std::string_view kRaiseExceptionWhere = "raise_exception";
 
 // ---- operators and access (jinja_ops.cc) ----
+// Every operation whose time grows with its operands' size charges that work to rt, before
+// doing it where it could be large (searching, comparing deep values).
+Result<bool> values_equal(Runtime& rt, const Value& a, const Value& b);
+Result<int> values_compare(Runtime& rt, const Value& a, const Value& b);
+// A substring search for m bytes in n bytes, charged at its worst case.
+Result<void> charge_search(Runtime& rt, size_t n, size_t m);
+
 Result<Value> binary_op(Runtime& rt, BinOp op, const Value& a, const Value& b);
-Result<bool> compare_op(CmpOp op, const Value& a, const Value& b);
-Result<bool> contains(const Value& container, const Value& item);  // Python `item in container`
+Result<bool> compare_op(Runtime& rt, CmpOp op, const Value& a, const Value& b);
+// Python `item in container`.
+Result<bool> contains(Runtime& rt, const Value& container, const Value& item);
 // obj.name: dict keys, namespace attributes, loop fields, bound methods; undefined when absent.
 Result<Value> get_attr(const Value& obj, std::string_view name);
 // obj[key]: item first, then attribute for string keys; undefined when absent.
-Result<Value> get_item(const Value& obj, const Value& key);
+Result<Value> get_item(Runtime& rt, const Value& obj, const Value& key);
 // obj[start:stop:step] on str, list and tuple; absent parts as nullopt.
-Result<Value> get_slice(const Value& obj, const std::optional<Value>& start,
+Result<Value> get_slice(Runtime& rt, const Value& obj, const std::optional<Value>& start,
                         const std::optional<Value>& stop, const std::optional<Value>& step);
 // The items a for loop visits: list/tuple elements, dict keys, string characters; undefined
 // gives none.
@@ -69,7 +78,7 @@ Result<Value> call_method(Runtime& rt, const Value& self, std::string_view name,
 // HTML-escaped unless it is Markup itself, as markupsafe does.
 Result<std::string> percent_format(std::string_view fmt, const Value& args, size_t max_bytes,
                                    bool escape = false);
-Result<std::string> str_format(std::string_view fmt, const Args& args, size_t max_bytes,
+Result<std::string> str_format(Runtime& rt, std::string_view fmt, const Args& args,
                                bool escape = false);
 
 // ---- filters and tests (jinja_filters.cc, jinja_tests.cc) ----

@@ -60,6 +60,10 @@ class Interp final : public Runtime {
 
   const Limits& limits() const override { return lim_; }
 
+  uint64_t steps_left() const override {
+    return steps_ >= lim_.max_steps ? 0 : lim_.max_steps - steps_;
+  }
+
   Result<void> charge(uint64_t steps) override {
     steps_ += steps;
     if (steps_ > lim_.max_steps)
@@ -148,7 +152,7 @@ class Interp final : public Runtime {
     out.append(text);
     if (out.size() > lim_.max_output_bytes)
       return limit_error("output grew past " + std::to_string(lim_.max_output_bytes) + " bytes");
-    return charge(text.size() / 64);
+    return charge(text.size() / kBytesPerStep);
   }
 
   // ---- statements ----
@@ -177,7 +181,7 @@ class Interp final : public Runtime {
         SHUO_ASSIGN(Value v, eval(*s.expr, scope));
         const size_t before = out.size();
         SHUO_TRY(append_str(v, out, lim_.max_output_bytes));
-        SHUO_TRY(charge((out.size() - before) / 64));
+        SHUO_TRY(charge((out.size() - before) / kBytesPerStep));
         break;
       }
       case StmtKind::kIf:
@@ -231,7 +235,7 @@ class Interp final : public Runtime {
         SHUO_ASSIGN(Value v, apply_chain(*s.expr, Value::string(std::move(buf)), scope));
         const size_t before = out.size();
         SHUO_TRY(append_str(v, out, lim_.max_output_bytes));
-        SHUO_TRY(charge((out.size() - before) / 64));
+        SHUO_TRY(charge((out.size() - before) / kBytesPerStep));
         break;
       }
       case StmtKind::kWith: {
@@ -437,7 +441,7 @@ class Interp final : public Runtime {
     SHUO_ASSIGN(Value left, eval(*e.kids[0], scope));
     for (size_t i = 0; i < e.cmp.size(); ++i) {
       SHUO_ASSIGN(Value right, eval(*e.kids[i + 1], scope));
-      SHUO_ASSIGN(bool r, compare_op(e.cmp[i], left, right));
+      SHUO_ASSIGN(bool r, compare_op(*this, e.cmp[i], left, right));
       if (!r) return Value::boolean(false);
       left = std::move(right);
     }
@@ -477,14 +481,14 @@ class Interp final : public Runtime {
       case ExprKind::kItem: {
         SHUO_ASSIGN(Value obj, eval(*e.kids[0], scope));
         SHUO_ASSIGN(Value key, eval(*e.kids[1], scope));
-        return get_item(obj, key);
+        return get_item(*this, obj, key);
       }
       case ExprKind::kSlice: {
         SHUO_ASSIGN(Value obj, eval(*e.kids[0], scope));
         SHUO_ASSIGN(auto start, eval_opt(e.kids[1], scope));
         SHUO_ASSIGN(auto stop, eval_opt(e.kids[2], scope));
         SHUO_ASSIGN(auto step, eval_opt(e.kids[3], scope));
-        return get_slice(obj, start, stop, step);
+        return get_slice(*this, obj, start, stop, step);
       }
       case ExprKind::kCall: {
         SHUO_ASSIGN(Value callee, eval(*e.kids[0], scope));

@@ -20,18 +20,18 @@ size_t max_bytes(Runtime& rt) { return rt.limits().max_output_bytes; }
 Result<std::string> text_of(Runtime& rt, const Value& v) { return to_str(v, max_bytes(rt)); }
 
 Result<Value> string_result(Runtime& rt, std::string s) {
-  SHUO_TRY(rt.charge(s.size() / 64));
+  SHUO_TRY(rt.charge(s.size() / kBytesPerStep));
   return Value::string(std::move(s));
 }
 
 // For filters that call Markup's own methods in Jinja2 (upper, trim, ...): Markup stays Markup.
 Result<Value> like_input(Runtime& rt, const Value& input, std::string s) {
-  SHUO_TRY(rt.charge(s.size() / 64));
+  SHUO_TRY(rt.charge(s.size() / kBytesPerStep));
   return input.is_markup() ? Value::markup(std::move(s)) : Value::string(std::move(s));
 }
 
 // Jinja2's attribute paths: "a.b.0" looks up a, then b, then item 0.
-Result<Value> lookup_path(const Value& item, const std::string& path) {
+Result<Value> lookup_path(Runtime& rt, const Value& item, const std::string& path) {
   Value v = item;
   size_t start = 0;
   while (true) {
@@ -39,7 +39,7 @@ Result<Value> lookup_path(const Value& item, const std::string& path) {
     const std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     const bool digits = !part.empty() && part.size() < 18 &&
                         part.find_first_not_of("0123456789") == std::string::npos;
-    SHUO_ASSIGN(v, get_item(v, digits ? Value::integer(std::stoll(part)) : Value::string(part)));
+    SHUO_ASSIGN(v, get_item(rt, v, digits ? Value::integer(std::stoll(part)) : Value::string(part)));
     if (dot == std::string::npos) return v;
     start = dot + 1;
   }
@@ -55,13 +55,32 @@ Result<std::string> path_arg(const std::optional<Value>& v) {
 bool as_flag(const std::optional<Value>& v) { return v && truthy(*v); }
 
 // Sort/unique key: the attribute (if any), lower-cased when case-insensitive.
-Result<Value> sort_key(const Value& item, const std::string& attribute, bool case_sensitive) {
+Result<Value> sort_key(Runtime& rt, const Value& item, const std::string& attribute,
+                       bool case_sensitive) {
   Value k = item;
   if (!attribute.empty()) {
-    SHUO_ASSIGN(k, lookup_path(item, attribute));
+    SHUO_ASSIGN(k, lookup_path(rt, item, attribute));
   }
   if (!case_sensitive && k.is_string()) return Value::string(py_lower(k.str()));
   return k;
+}
+
+// Stable sort on .first; a failed comparison or exhausted budget is the error.
+Result<void> sort_by_key(Runtime& rt, std::vector<std::pair<Value, Value>>& keyed, bool reverse) {
+  Work w;
+  w.limit = rt.steps_left();
+  std::optional<Error> err;
+  std::stable_sort(keyed.begin(), keyed.end(), [&](const auto& x, const auto& y) {
+    if (err || w.exhausted()) return false;
+    auto c = compare(x.first, y.first, &w);
+    if (!c.ok()) {
+      err = c.error();
+      return false;
+    }
+    return reverse ? *c > 0 : *c < 0;
+  });
+  if (err) return *err;
+  return rt.charge(w.used);
 }
 
 // ---- filters ----
@@ -135,21 +154,12 @@ Result<Value> f_dictsort(Runtime& rt, const Value& v, const Args& args) {
   const bool by_value = a[1] && a[1]->is_string() && a[1]->str() == "value";
   std::vector<std::pair<Value, Value>> keyed;  // (key, (k, v) tuple)
   for (const auto& [k, val] : v.dict().items) {
-    SHUO_ASSIGN(Value key, sort_key(by_value ? val : Value::string(k), "", as_flag(a[0])));
+    SHUO_ASSIGN(Value key, sort_key(rt, by_value ? val : Value::string(k), "", as_flag(a[0])));
     SHUO_ASSIGN(Value pair, make_list({Value::string(k), val}, true));
     keyed.emplace_back(std::move(key), std::move(pair));
   }
   SHUO_TRY(rt.charge(keyed.size() * 4));
-  std::optional<Error> err;
-  std::stable_sort(keyed.begin(), keyed.end(), [&](const auto& x, const auto& y) {
-    auto c = compare(x.first, y.first);
-    if (!c.ok()) {
-      if (!err) err = c.error();
-      return false;
-    }
-    return *c < 0;
-  });
-  if (err) return *err;
+  SHUO_TRY(sort_by_key(rt, keyed, false));
   if (as_flag(a[2])) std::reverse(keyed.begin(), keyed.end());
   std::vector<Value> out;
   for (auto& kv : keyed) out.push_back(std::move(kv.second));
@@ -161,7 +171,7 @@ Result<Value> f_escape(Runtime& rt, const Value& v, const Args&) {
   SHUO_ASSIGN(std::string s, text_of(rt, v));
   std::string out = html_escape(s);
   if (out.size() > max_bytes(rt)) return limit_error("escaped text too long");
-  SHUO_TRY(rt.charge(out.size() / 64));
+  SHUO_TRY(rt.charge(out.size() / kBytesPerStep));
   return Value::markup(std::move(out));
 }
 
@@ -309,7 +319,7 @@ Result<Value> f_join(Runtime& rt, const Value& v, const Args& args) {
     if (i) out += sep;
     Value item = items[i];
     if (!attribute.empty()) {
-      SHUO_ASSIGN(item, lookup_path(item, attribute));
+      SHUO_ASSIGN(item, lookup_path(rt, item, attribute));
     }
     SHUO_TRY(append_str(item, out, max_bytes(rt)));
   }
@@ -345,7 +355,7 @@ Result<Value> f_map(Runtime& rt, const Value& v, const Args& args) {
     if (!attribute) return template_error("map() needs a filter name or attribute=");
     SHUO_ASSIGN(std::string path, path_arg(attribute));
     for (const auto& it : items) {
-      SHUO_ASSIGN(Value x, lookup_path(it, path));
+      SHUO_ASSIGN(Value x, lookup_path(rt, it, path));
       out.push_back(x.is_undefined() && dflt ? *dflt : x);
     }
     return make_list(std::move(out));
@@ -367,10 +377,10 @@ Result<Value> min_max(Runtime& rt, const Value& v, const Args& args, bool want_m
   SHUO_ASSIGN(std::vector<Value> items, iterate(rt, v));
   if (items.empty()) return Value::undefined("No aggregated item, sequence was empty.");
   size_t best = 0;
-  SHUO_ASSIGN(Value best_key, sort_key(items[0], attribute, as_flag(a[0])));
+  SHUO_ASSIGN(Value best_key, sort_key(rt, items[0], attribute, as_flag(a[0])));
   for (size_t i = 1; i < items.size(); ++i) {
-    SHUO_ASSIGN(Value k, sort_key(items[i], attribute, as_flag(a[0])));
-    SHUO_ASSIGN(int c, compare(k, best_key));
+    SHUO_ASSIGN(Value k, sort_key(rt, items[i], attribute, as_flag(a[0])));
+    SHUO_ASSIGN(int c, values_compare(rt, k, best_key));
     if (want_max ? c > 0 : c < 0) best = i, best_key = std::move(k);
   }
   return items[best];
@@ -385,6 +395,7 @@ Result<Value> f_replace(Runtime& rt, const Value& v, const Args& args) {
   SHUO_ASSIGN(std::string old, text_of(rt, *a[0]));
   SHUO_ASSIGN(std::string repl, text_of(rt, *a[1]));
   const int64_t count = a[2] && a[2]->is_int_like() ? a[2]->as_int() : -1;
+  SHUO_TRY(charge_search(rt, s.size(), old.size()));
   auto r = py_replace(s, old, repl, count, max_bytes(rt));
   if (!r) return limit_error("replace() result too long");
   return string_result(rt, std::move(*r));
@@ -464,7 +475,7 @@ Result<Value> select_common(Runtime& rt, const Value& v, const Args& args, bool 
   for (const auto& it : items) {
     Value x = it;
     if (by_attr) {
-      SHUO_ASSIGN(x, lookup_path(it, attribute));
+      SHUO_ASSIGN(x, lookup_path(rt, it, attribute));
     }
     bool r;
     if (test.empty()) {
@@ -487,21 +498,12 @@ Result<Value> f_sort(Runtime& rt, const Value& v, const Args& args) {
   SHUO_ASSIGN(std::vector<Value> items, iterate(rt, v));
   std::vector<std::pair<Value, Value>> keyed;
   for (auto& it : items) {
-    SHUO_ASSIGN(Value k, sort_key(it, attribute, as_flag(a[1])));
+    SHUO_ASSIGN(Value k, sort_key(rt, it, attribute, as_flag(a[1])));
     keyed.emplace_back(std::move(k), std::move(it));
   }
   SHUO_TRY(rt.charge(keyed.size() * 4));
   const bool reverse = as_flag(a[0]);
-  std::optional<Error> err;
-  std::stable_sort(keyed.begin(), keyed.end(), [&](const auto& x, const auto& y) {
-    auto c = compare(x.first, y.first);
-    if (!c.ok()) {
-      if (!err) err = c.error();
-      return false;
-    }
-    return reverse ? *c > 0 : *c < 0;
-  });
-  if (err) return *err;
+  SHUO_TRY(sort_by_key(rt, keyed, reverse));
   std::vector<Value> out;
   for (auto& kv : keyed) out.push_back(std::move(kv.second));
   return make_list(std::move(out));
@@ -515,7 +517,7 @@ Result<Value> f_sum(Runtime& rt, const Value& v, const Args& args) {
   for (const auto& it : items) {
     Value x = it;
     if (!attribute.empty()) {
-      SHUO_ASSIGN(x, lookup_path(it, attribute));
+      SHUO_ASSIGN(x, lookup_path(rt, it, attribute));
     }
     SHUO_ASSIGN(total, binary_op(rt, BinOp::kAdd, total, x));
   }
@@ -609,14 +611,18 @@ Result<Value> f_unique(Runtime& rt, const Value& v, const Args& args) {
   SHUO_ASSIGN(auto a, bind_args(args, "unique", {"case_sensitive", "attribute"}));
   SHUO_ASSIGN(std::string attribute, path_arg(a[1]));
   SHUO_ASSIGN(std::vector<Value> items, iterate(rt, v));
-  SHUO_TRY(rt.charge(items.size() * items.size() / 64));
+  Work w;
+  w.limit = rt.steps_left();
   std::vector<Value> out, seen;
   for (const auto& it : items) {
-    SHUO_ASSIGN(Value k, sort_key(it, attribute, as_flag(a[0])));
-    if (std::any_of(seen.begin(), seen.end(), [&](const Value& s) { return equals(s, k); })) continue;
+    SHUO_ASSIGN(Value k, sort_key(rt, it, attribute, as_flag(a[0])));
+    if (std::any_of(seen.begin(), seen.end(), [&](const Value& s) { return equals(s, k, &w); }))
+      continue;
+    if (w.exhausted()) break;
     seen.push_back(std::move(k));
     out.push_back(it);
   }
+  SHUO_TRY(rt.charge(w.used));
   return make_list(std::move(out));
 }
 
@@ -676,7 +682,7 @@ bool is_known_filter(std::string_view name) {
 }
 
 Result<Value> apply_filter(Runtime& rt, std::string_view name, const Value& input, const Args& args) {
-  SHUO_TRY(rt.charge(1));
+  SHUO_TRY(rt.charge(1 + input.cost()));
   for (const auto& f : kFilters)
     if (f.name == name) return f.fn(rt, input, args);
   return template_error("No filter named '" + std::string(name) + "'.");

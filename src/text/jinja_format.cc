@@ -351,7 +351,8 @@ Result<std::string> percent_format(std::string_view fmt, const Value& args, size
   return out;
 }
 
-Result<std::string> str_format(std::string_view fmt, const Args& args, size_t max, bool escape) {
+Result<std::string> str_format(Runtime& rt, std::string_view fmt, const Args& args, bool escape) {
+  const size_t max = rt.limits().max_output_bytes;
   std::string out;
   size_t auto_index = 0;
   for (size_t i = 0; i < fmt.size();) {
@@ -412,7 +413,7 @@ Result<std::string> str_format(std::string_view fmt, const Args& args, size_t ma
         if (e == std::string_view::npos) return template_error("Missing ']' in format string");
         const std::string_view key = rest.substr(1, e - 1);
         const bool digits = !key.empty() && key.find_first_not_of("0123456789") == std::string_view::npos;
-        SHUO_ASSIGN(v, get_item(v, digits ? Value::integer(std::stoll(std::string(key.substr(0, 18))))
+        SHUO_ASSIGN(v, get_item(rt, v, digits ? Value::integer(std::stoll(std::string(key.substr(0, 18))))
                                           : Value::string(std::string(key))));
         rest = rest.substr(e + 1);
       }

@@ -85,7 +85,7 @@ bool all_cps(std::string_view s, bool (*pred)(uint32_t)) {
 Result<Value> str_method(Runtime& rt, const std::string& s, std::string_view name,
                          const Args& args) {
   const size_t max = rt.limits().max_output_bytes;
-  SHUO_TRY(rt.charge(s.size() / 64));
+  SHUO_TRY(rt.charge(s.size() / kBytesPerStep));
   if (name == "strip" || name == "lstrip" || name == "rstrip") {
     SHUO_ASSIGN(auto a, bind_args(args, name, {"chars"}));
     SHUO_ASSIGN(auto chars, opt_str_arg(a[0], name));
@@ -114,6 +114,7 @@ Result<Value> str_method(Runtime& rt, const std::string& s, std::string_view nam
     SHUO_ASSIGN(auto sep, opt_str_arg(a[0], name));
     SHUO_ASSIGN(int64_t maxsplit, int_arg(a[1], name, -1));
     if (sep && sep->empty()) return template_error("empty separator");
+    if (sep) SHUO_TRY(charge_search(rt, s.size(), sep->size()));
     return string_list(name == "split" ? py_split(s, sep, maxsplit) : py_rsplit(s, sep, maxsplit));
   }
   if (name == "splitlines") {
@@ -125,9 +126,10 @@ Result<Value> str_method(Runtime& rt, const std::string& s, std::string_view nam
     SHUO_ASSIGN(std::string old, str_arg(a[0], name, "argument 1"));
     SHUO_ASSIGN(std::string repl, str_arg(a[1], name, "argument 2"));
     SHUO_ASSIGN(int64_t count, int_arg(a[2], name, -1));
+    SHUO_TRY(charge_search(rt, s.size(), old.size()));
     auto r = py_replace(s, old, repl, count, max);
     if (!r) return limit_error("replace() result past " + std::to_string(max) + " bytes");
-    SHUO_TRY(rt.charge(r->size() / 64));
+    SHUO_TRY(rt.charge(r->size() / kBytesPerStep));
     return Value::string(std::move(*r));
   }
   if (name == "upper") return Value::string(py_upper(s));
@@ -138,13 +140,14 @@ Result<Value> str_method(Runtime& rt, const std::string& s, std::string_view nam
   if (name == "find" || name == "rfind" || name == "index" || name == "rindex" || name == "count") {
     SHUO_ASSIGN(auto a, bind_args(args, name, {"sub"}));
     SHUO_ASSIGN(std::string sub, str_arg(a[0], name, "argument"));
+    SHUO_TRY(charge_search(rt, s.size(), sub.size()));
     if (name == "count") return Value::integer(py_count(s, sub));
     const int64_t at = py_find(s, sub, name[0] == 'r');
     if (at < 0 && (name == "index" || name == "rindex")) return template_error("substring not found");
     return Value::integer(at);
   }
   if (name == "format") {
-    SHUO_ASSIGN(std::string r, str_format(s, args, max));
+    SHUO_ASSIGN(std::string r, str_format(rt, s, args));
     return Value::string(std::move(r));
   }
   if (name == "join") {
@@ -160,7 +163,7 @@ Result<Value> str_method(Runtime& rt, const std::string& s, std::string_view nam
       out += items[i].str();
       if (out.size() > max) return limit_error("join() result past " + std::to_string(max) + " bytes");
     }
-    SHUO_TRY(rt.charge(out.size() / 64));
+    SHUO_TRY(rt.charge(out.size() / kBytesPerStep));
     return Value::string(std::move(out));
   }
   if (name == "isdigit" || name == "isnumeric" || name == "isdecimal")
@@ -204,6 +207,7 @@ Result<Value> str_method(Runtime& rt, const std::string& s, std::string_view nam
     SHUO_ASSIGN(auto a, bind_args(args, name, {"sep"}));
     SHUO_ASSIGN(std::string sep, str_arg(a[0], name, "argument"));
     if (sep.empty()) return template_error("empty separator");
+    SHUO_TRY(charge_search(rt, s.size(), sep.size()));
     const size_t p = name == "partition" ? s.find(sep) : s.rfind(sep);
     if (p == std::string::npos)
       return name == "partition" ? string_list({s, "", ""}, true) : string_list({"", "", s}, true);
@@ -240,7 +244,7 @@ Result<Value> markup_method(Runtime& rt, const std::string& s, std::string_view 
   }
   Value r;
   if (name == "format") {
-    SHUO_ASSIGN(std::string f, str_format(s, in, rt.limits().max_output_bytes, true));
+    SHUO_ASSIGN(std::string f, str_format(rt, s, in, true));
     r = Value::string(std::move(f));
   } else {
     SHUO_ASSIGN(r, str_method(rt, s, name, in));
@@ -284,7 +288,7 @@ Result<Value> dict_method(Runtime& rt, const Value& self, std::string_view name,
   return make_list(std::move(out));
 }
 
-Result<Value> loop_method(const Value& self, std::string_view name, const Args& args) {
+Result<Value> loop_method(Runtime& rt, const Value& self, std::string_view name, const Args& args) {
   LoopObj& l = self.loop();
   if (!args.kw.empty()) return template_error("loop." + std::string(name) + "() takes no keyword arguments");
   if (name == "cycle") {
@@ -292,7 +296,11 @@ Result<Value> loop_method(const Value& self, std::string_view name, const Args& 
     return args.pos[l.index0 % args.pos.size()];
   }
   SHUO_ASSIGN(Value now, make_list(args.pos, true));
-  const bool changed = !l.has_last_changed || !equals(now, l.last_changed);
+  bool changed = !l.has_last_changed;
+  if (!changed) {
+    SHUO_ASSIGN(bool same, values_equal(rt, now, l.last_changed));
+    changed = !same;
+  }
   l.has_last_changed = true;
   l.last_changed = std::move(now);
   return Value::boolean(changed);
@@ -343,6 +351,7 @@ Result<Value> call_global(Runtime& rt, std::string_view name, const Args& args) 
     for (size_t i = 0; i < count; ++i) items.push_back(Value::integer(start + int64_t(i) * step));
     return make_list(std::move(items));
   }
+  for (const auto& v : args.pos) SHUO_TRY(rt.charge(v.cost()));
   if (name == "namespace") {
     SHUO_ASSIGN(auto d, dict_from_args(args, name));
     NamespaceObj* ns = rt.new_namespace();
@@ -373,7 +382,7 @@ Result<Value> call_method(Runtime& rt, const Value& self, std::string_view name,
       if (self.is_markup()) return markup_method(rt, self.str(), name, args);
       return str_method(rt, self.str(), name, args);
     case Kind::kDict: return dict_method(rt, self, name, args);
-    case Kind::kLoop: return loop_method(self, name, args);
+    case Kind::kLoop: return loop_method(rt, self, name, args);
     case Kind::kList: {
       SHUO_ASSIGN(auto a, bind_args(args, name, {"value"}));
       if (!a[0]) return template_error(std::string(name) + "() takes exactly one argument");
@@ -381,7 +390,8 @@ Result<Value> call_method(Runtime& rt, const Value& self, std::string_view name,
       SHUO_TRY(rt.charge(items.size() / 16));
       int64_t count = 0;
       for (size_t i = 0; i < items.size(); ++i) {
-        if (!equals(items[i], *a[0])) continue;
+        SHUO_ASSIGN(bool eq, values_equal(rt, items[i], *a[0]));
+        if (!eq) continue;
         if (name == "index") return Value::integer(int64_t(i));
         ++count;
       }

@@ -144,7 +144,7 @@ Result<Value> repeat(Runtime& rt, const Value& seq, int64_t n) {
     if (len && uint64_t(n) > lim.max_output_bytes / len)
       return limit_error("string repetition past " + std::to_string(lim.max_output_bytes) +
                          " bytes");
-    SHUO_TRY(rt.charge(len * uint64_t(n) / 64));
+    SHUO_TRY(rt.charge(len * uint64_t(n) / kBytesPerStep));
     std::string s;
     s.reserve(len * size_t(n));
     for (int64_t i = 0; i < n; ++i) s += seq.str();
@@ -162,13 +162,34 @@ Result<Value> repeat(Runtime& rt, const Value& seq, int64_t n) {
 
 }  // namespace
 
+Result<bool> values_equal(Runtime& rt, const Value& a, const Value& b) {
+  Work w;
+  w.limit = rt.steps_left();
+  const bool r = equals(a, b, &w);
+  SHUO_TRY(rt.charge(w.used));
+  return r;
+}
+
+Result<int> values_compare(Runtime& rt, const Value& a, const Value& b) {
+  Work w;
+  w.limit = rt.steps_left();
+  auto r = compare(a, b, &w);
+  SHUO_TRY(rt.charge(w.used));
+  return r;
+}
+
+Result<void> charge_search(Runtime& rt, size_t n, size_t m) {
+  // std::string::find compares up to m bytes at each of n positions.
+  return rt.charge(n / kBytesPerStep + uint64_t(n) * std::min<uint64_t>(m, 1u << 24) / 4096);
+}
+
 Result<Value> binary_op(Runtime& rt, BinOp op, const Value& a, const Value& b) {
   const Limits& lim = rt.limits();
   if (op == BinOp::kConcat) {
     std::string s;
     SHUO_TRY(append_str(a, s, lim.max_output_bytes));
     SHUO_TRY(append_str(b, s, lim.max_output_bytes));
-    SHUO_TRY(rt.charge(s.size() / 64));
+    SHUO_TRY(rt.charge(s.size() / kBytesPerStep));
     return Value::string(std::move(s));
   }
   if (a.is_undefined()) return undefined_error(a);
@@ -188,6 +209,7 @@ Result<Value> binary_op(Runtime& rt, BinOp op, const Value& a, const Value& b) {
           s += b.is_markup() ? b.str() : html_escape(b.str());
           if (s.size() > lim.max_output_bytes)
             return limit_error("string grew past " + std::to_string(lim.max_output_bytes) + " bytes");
+          SHUO_TRY(rt.charge(s.size() / kBytesPerStep));
           return Value::markup(std::move(s));
         }
         if (a.str().size() + b.str().size() > lim.max_output_bytes)
@@ -244,7 +266,7 @@ Result<Value> binary_op(Runtime& rt, BinOp op, const Value& a, const Value& b) {
     case BinOp::kMod:
       if (a.is_string()) {
         SHUO_ASSIGN(std::string s, percent_format(a.str(), b, lim.max_output_bytes, a.is_markup()));
-        SHUO_TRY(rt.charge(s.size() / 64));
+        SHUO_TRY(rt.charge(s.size() / kBytesPerStep));
         return a.is_markup() ? Value::markup(std::move(s)) : Value::string(std::move(s));
       }
       if (!nums) return unsupported("%", a, b);
@@ -284,20 +306,23 @@ Result<Value> binary_op(Runtime& rt, BinOp op, const Value& a, const Value& b) {
   return template_error("unknown operator");
 }
 
-Result<bool> compare_op(CmpOp op, const Value& a, const Value& b) {
+Result<bool> compare_op(Runtime& rt, CmpOp op, const Value& a, const Value& b) {
   switch (op) {
-    case CmpOp::kEq: return equals(a, b);
-    case CmpOp::kNe: return !equals(a, b);
-    case CmpOp::kIn: return contains(b, a);
+    case CmpOp::kEq: return values_equal(rt, a, b);
+    case CmpOp::kNe: {
+      SHUO_ASSIGN(bool eq, values_equal(rt, a, b));
+      return !eq;
+    }
+    case CmpOp::kIn: return contains(rt, b, a);
     case CmpOp::kNotIn: {
-      SHUO_ASSIGN(bool in, contains(b, a));
+      SHUO_ASSIGN(bool in, contains(rt, b, a));
       return !in;
     }
     default: break;
   }
   if (a.is_undefined()) return undefined_error(a);
   if (b.is_undefined()) return undefined_error(b);
-  SHUO_ASSIGN(int c, compare(a, b));
+  SHUO_ASSIGN(int c, values_compare(rt, a, b));
   switch (op) {
     case CmpOp::kLt: return c < 0;
     case CmpOp::kLe: return c <= 0;
@@ -306,18 +331,27 @@ Result<bool> compare_op(CmpOp op, const Value& a, const Value& b) {
   }
 }
 
-Result<bool> contains(const Value& container, const Value& item) {
+Result<bool> contains(Runtime& rt, const Value& container, const Value& item) {
   switch (container.kind()) {
     case Kind::kUndefined: return false;
     case Kind::kString:
       if (!item.is_string())
         return template_error("'in <string>' requires string as left operand, not " +
                               type_name(item));
+      SHUO_TRY(charge_search(rt, container.str().size(), item.str().size()));
       return container.str().find(item.str()) != std::string::npos;
-    case Kind::kList:
+    case Kind::kList: {
+      Work w;
+      w.limit = rt.steps_left();
+      bool found = false;
       for (const auto& v : container.list().items)
-        if (equals(v, item)) return true;
-      return false;
+        if (equals(v, item, &w) || w.exhausted()) {
+          found = !w.exhausted();
+          break;
+        }
+      SHUO_TRY(rt.charge(w.used));
+      return found;
+    }
     case Kind::kDict:
       return item.is_string() && container.dict().find(item.str()) != nullptr;
     default:
@@ -350,8 +384,9 @@ Result<Value> get_attr(const Value& obj, std::string_view name) {
   }
 }
 
-Result<Value> get_item(const Value& obj, const Value& key) {
+Result<Value> get_item(Runtime& rt, const Value& obj, const Value& key) {
   if (obj.is_undefined()) return undefined_error(obj);
+  SHUO_TRY(rt.charge(1 + obj.cost()));
   if (obj.is_dict() && key.is_string()) {
     if (const Value* v = obj.dict().find(key.str())) return *v;
   } else if ((obj.is_list() || obj.is_string()) && key.is_int_like()) {
@@ -360,13 +395,17 @@ Result<Value> get_item(const Value& obj, const Value& key) {
       const auto& items = obj.list().items;
       if (i < 0) i += int64_t(items.size());
       if (i >= 0 && i < int64_t(items.size())) return items[size_t(i)];
-    } else {
-      const auto offs = cp_offsets(obj.str());
-      const int64_t n = int64_t(offs.size()) - 1;
-      if (i < 0) i += n;
-      if (i >= 0 && i < n) {
-        std::string c = obj.str().substr(offs[size_t(i)], offs[size_t(i) + 1] - offs[size_t(i)]);
-        return obj.is_markup() ? Value::markup(std::move(c)) : Value::string(std::move(c));
+    } else {  // walk to the i-th code point; no offset table for one character
+      const std::string& s = obj.str();
+      if (i < 0) i += int64_t(py_len(s));
+      uint32_t cp;
+      for (size_t at = 0; i >= 0 && at < s.size(); --i) {
+        const size_t n = utf8_decode(s, at, &cp);
+        if (i == 0) {
+          std::string c = s.substr(at, n);
+          return obj.is_markup() ? Value::markup(std::move(c)) : Value::string(std::move(c));
+        }
+        at += n;
       }
     }
     return undefined_elem(obj, key);
@@ -375,9 +414,10 @@ Result<Value> get_item(const Value& obj, const Value& key) {
   return undefined_elem(obj, key);
 }
 
-Result<Value> get_slice(const Value& obj, const std::optional<Value>& start,
+Result<Value> get_slice(Runtime& rt, const Value& obj, const std::optional<Value>& start,
                         const std::optional<Value>& stop, const std::optional<Value>& step) {
   if (obj.is_undefined()) return undefined_error(obj);
+  SHUO_TRY(rt.charge(1 + obj.cost() * 4));
   auto part = [](const std::optional<Value>& v, bool* given, int64_t* out) {
     *given = v && !v->is_none();
     if (*given) {
@@ -441,7 +481,10 @@ Result<std::vector<Value>> iterate(Runtime& rt, const Value& v) {
       return out;
     case Kind::kString: {
       const std::string& s = v.str();
-      SHUO_TRY(rt.charge(s.size() / 16));
+      SHUO_TRY(rt.charge(s.size()));  // one Value per character
+      if (s.size() > rt.limits().max_items && py_len(s) > rt.limits().max_items)
+        return limit_error("iterating a string of more than " +
+                           std::to_string(rt.limits().max_items) + " characters");
       uint32_t cp;
       for (size_t i = 0; i < s.size();) {
         const size_t n = utf8_decode(s, i, &cp);

@@ -101,16 +101,16 @@ Result<bool> apply_test(Runtime& rt, std::string_view name, const Value& v, cons
     // Python identity: the singletons compare by value, containers by object.
     if (v.kind() != other.kind()) return false;
     if (v.is_list() || v.is_dict()) return &v.list() == &other.list();
-    return equals(v, other);
+    return values_equal(rt, v, other);
   }
-  if (name == "in") return contains(other, v);
+  if (name == "in") return contains(rt, other, v);
   CmpOp op = CmpOp::kEq;
   if (name == "ne" || name == "!=") op = CmpOp::kNe;
   else if (name == "lt" || name == "lessthan" || name == "<") op = CmpOp::kLt;
   else if (name == "le" || name == "<=") op = CmpOp::kLe;
   else if (name == "gt" || name == "greaterthan" || name == ">") op = CmpOp::kGt;
   else if (name == "ge" || name == ">=") op = CmpOp::kGe;
-  return compare_op(op, v, other);
+  return compare_op(rt, op, v, other);
 }
 
 }  // namespace shuo::text::jinja

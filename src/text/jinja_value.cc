@@ -113,6 +113,15 @@ std::shared_ptr<const ListObj> Value::list_ptr() const {
   return std::static_pointer_cast<const ListObj>(p_);
 }
 
+uint64_t Value::cost() const {
+  switch (kind_) {
+    case Kind::kString: return str().size() / kBytesPerStep;
+    case Kind::kList: return list().items.size() / 16;
+    case Kind::kDict: return dict().items.size() / 16;
+    default: return 0;
+  }
+}
+
 int Value::depth() const {
   if (kind_ == Kind::kList) return list().depth;
   if (kind_ == Kind::kDict) return dict().depth;
@@ -567,8 +576,13 @@ Result<void> append_json(const Value& v, const JsonStyle& st, std::string& out, 
 
 // ---- comparison ----
 
-bool equals(const Value& a, const Value& b, int depth) {
+bool equals(const Value& a, const Value& b, Work* work, int depth) {
   if (depth > kMaxValueDepth) return false;
+  if (a.same_object(b)) return true;
+  if (work && !work->spend(1 + (a.is_string() && b.is_string()
+                                    ? std::min(a.str().size(), b.str().size()) / 64
+                                    : 0)))
+    return false;
   if (a.is_number() && b.is_number()) {
     if (a.is_int_like() && b.is_int_like()) return a.as_int() == b.as_int();
     return a.as_float() == b.as_float();
@@ -583,7 +597,7 @@ bool equals(const Value& a, const Value& b, int depth) {
       const auto& y = b.list();
       if (x.is_tuple != y.is_tuple || x.items.size() != y.items.size()) return false;
       for (size_t i = 0; i < x.items.size(); ++i)
-        if (!equals(x.items[i], y.items[i], depth + 1)) return false;
+        if (!equals(x.items[i], y.items[i], work, depth + 1)) return false;
       return true;
     }
     case Kind::kDict: {
@@ -592,7 +606,7 @@ bool equals(const Value& a, const Value& b, int depth) {
       if (x.items.size() != y.items.size()) return false;
       for (const auto& [k, v] : x.items) {
         const Value* o = y.find(k);
-        if (!o || !equals(v, *o, depth + 1)) return false;
+        if (!o || !equals(v, *o, work, depth + 1)) return false;
       }
       return true;
     }
@@ -603,8 +617,12 @@ bool equals(const Value& a, const Value& b, int depth) {
   }
 }
 
-Result<int> compare(const Value& a, const Value& b, int depth) {
+Result<int> compare(const Value& a, const Value& b, Work* work, int depth) {
   if (depth > kMaxValueDepth) return too_deep();
+  if (work && !work->spend(1 + (a.is_string() && b.is_string()
+                                    ? std::min(a.str().size(), b.str().size()) / 64
+                                    : 0)))
+    return 0;
   if (a.is_number() && b.is_number()) {
     if (a.is_int_like() && b.is_int_like())
       return a.as_int() < b.as_int() ? -1 : (a.as_int() > b.as_int() ? 1 : 0);
@@ -619,8 +637,9 @@ Result<int> compare(const Value& a, const Value& b, int depth) {
     const auto& x = a.list().items;
     const auto& y = b.list().items;
     for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
-      if (equals(x[i], y[i], depth + 1)) continue;
-      return compare(x[i], y[i], depth + 1);
+      if (equals(x[i], y[i], work, depth + 1)) continue;
+      if (work && work->exhausted()) return 0;
+      return compare(x[i], y[i], work, depth + 1);
     }
     return x.size() < y.size() ? -1 : (x.size() > y.size() ? 1 : 0);
   }

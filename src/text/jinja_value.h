@@ -22,10 +22,14 @@ namespace shuo::text::jinja {
 struct Limits {
   size_t max_output_bytes = 8u << 20;          // rendered text, and any one string built on the way
   size_t max_items = 1u << 20;                 // elements of one list/dict; range() length
-  uint64_t max_steps = 20'000'000;             // nodes evaluated + iterations + bytes built / 64
+  uint64_t max_steps = 20'000'000;             // nodes evaluated + iterations + bytes / 8
   uint64_t max_loop_iterations = 1'000'000;    // all loops of one render together
   int max_call_depth = 64;                     // nested macro calls and recursive loops
 };
+
+// Work accounting: reading, building or decoding this many string bytes costs one step (about
+// what evaluating one expression node costs). It also bounds memory: every string alive was paid.
+inline constexpr uint64_t kBytesPerStep = 8;
 
 // Lists and dicts nest at most this deep (printing, comparing and freeing them recurse).
 inline constexpr int kMaxValueDepth = 100;
@@ -84,6 +88,10 @@ class Value {
   const std::string& undefined_hint() const;  // "" when none
   std::shared_ptr<const ListObj> list_ptr() const;
   int depth() const;  // container nesting: 0 for scalars
+  // Shallow size for work accounting: string bytes / kBytesPerStep, list/dict elements / 16.
+  uint64_t cost() const;
+  // Same heap object (a string/list/dict shared by both): equal without looking inside.
+  bool same_object(const Value& o) const { return p_ && p_ == o.p_ && kind_ == o.kind_; }
 
  private:
   Kind kind_ = Kind::kUndefined;
@@ -195,9 +203,21 @@ struct JsonStyle {
 Result<void> append_json(const Value& v, const JsonStyle& style, std::string& out,
                          size_t max_bytes, int level = 0);
 
+// Work of one comparison of deep values: a step per element and per 64 string bytes. Once past
+// `limit` the comparison stops early, its result meaningless; the caller reports the limit.
+struct Work {
+  uint64_t used = 0;
+  uint64_t limit = UINT64_MAX;
+  bool spend(uint64_t n) {
+    used += n;
+    return used <= limit;
+  }
+  bool exhausted() const { return used > limit; }
+};
+
 // Python ==: 1 == 1.0 == True, lists and dicts deeply, undefined == undefined.
-bool equals(const Value& a, const Value& b, int depth = 0);
+bool equals(const Value& a, const Value& b, Work* work = nullptr, int depth = 0);
 // Python ordering for <, <=, >, >=, sort: numbers, strings, lists/tuples; TypeError otherwise.
-Result<int> compare(const Value& a, const Value& b, int depth = 0);
+Result<int> compare(const Value& a, const Value& b, Work* work = nullptr, int depth = 0);
 
 }  // namespace shuo::text::jinja

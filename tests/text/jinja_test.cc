@@ -256,10 +256,16 @@ TEST(Limits, RecursionStopsAtTheCallDepth) {
   expect_limit("{% for x in [[1]] recursive %}{{ loop([x]) }}{% endfor %}");
 }
 
+// A smaller budget than the default keeps these tests quick; the mechanism is the same.
+TemplateLimits small_budget() {
+  TemplateLimits lim;
+  lim.max_steps = 1'000'000;
+  return lim;
+}
+
 TEST(Limits, ExponentialWorkStopsAtTheStepBudget) {
   // Two calls per level: 2^40 calls without any deep recursion or loop.
-  TemplateLimits lim;
-  lim.max_call_depth = 64;
+  TemplateLimits lim = small_budget();
   expect_limit("{% macro f(n) %}{% if n < 40 %}{{ f(n + 1) }}{{ f(n + 1) }}{% endif %}{% endmacro %}"
                "{{ f(0) }}",
                lim);
@@ -273,6 +279,23 @@ TEST(Limits, OutputAndStringsAreBounded) {
   TemplateLimits small;
   small.max_output_bytes = 100;
   expect_limit("{% for i in range(200) %}z{% endfor %}", small);
+}
+
+TEST(Limits, WorkOnBigValuesIsCharged) {
+  // Each of these does little per node but a lot per byte or element.
+  const TemplateLimits lim = small_budget();
+  expect_limit("{% set s = 'ab' * 300000 %}{% for i in range(100000) %}{{ s|length }}{% endfor %}",
+               lim);
+  expect_limit("{% set s = 'a' * 400000 %}{% set t = 'a' * 200000 ~ 'b' %}{{ t in s }}", lim);
+  expect_limit("{% set s = 'x' * 400000 %}{% set a = [s] * 100000 %}{% set b = [s ~ ''] * 100000 %}"
+               "{{ a == b }}",
+               lim);
+  expect_limit("{% set l = range(100000)|list %}{% for i in range(100) %}{{ l|sort|length }}"
+               "{% endfor %}",
+               lim);
+  expect_limit("{% set ns = namespace(l=[]) %}{% for i in range(1000) %}"
+               "{% set ns.l = ns.l + ['x' * 800000 ~ i] %}{% endfor %}",
+               lim);
 }
 
 TEST(Limits, DeepValuesAndCyclesFailInsteadOfOverflowing) {
