@@ -21,7 +21,7 @@ struct Template;
 // hence ordered_json; a plain nlohmann::json converts implicitly (its keys come sorted).
 struct ChatTemplateInputs {
   nlohmann::ordered_json messages = nlohmann::ordered_json::array();  // [{role, content, ...}]
-  bool add_generation_prompt = true;
+  bool add_generation_prompt = true;  // open the assistant's turn (transformers defaults to false)
   std::string bos_token;
   std::string eos_token;
   nlohmann::ordered_json tools;  // null: `tools` is undefined in the template
