@@ -2,6 +2,7 @@
 #include "tensor/thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <set>
 #include <string>
@@ -17,12 +18,20 @@
 namespace shuo::tensor {
 
 namespace {
+using Clock = std::chrono::steady_clock;
 // How long a worker spins for the next job before it sleeps: long enough to bridge the gap
 // between the matmuls of one decode step, short enough that an idle server burns nothing.
-constexpr int kSpinIterations = 20000;
+constexpr auto kSpinTime = std::chrono::microseconds(200);
+// How long the caller spins on unfinished workers before it starts yielding its core: on an
+// oversubscribed machine the worker it waits for may need exactly that core.
+constexpr auto kCallerSpinTime = std::chrono::microseconds(100);
+constexpr int kClockEvery = 64;  // pauses between clock reads
 }  // namespace
 
-ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
+ThreadPool::ThreadPool(int n_threads)
+    : n_threads_(std::max(1, n_threads)),
+      // More threads than cores: spinning would only take the core from the thread it waits for.
+      spin_(n_threads_ <= int(std::max(1u, std::thread::hardware_concurrency()))) {
   workers_.reserve(n_threads_ - 1);
   for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
 }
@@ -67,7 +76,16 @@ void ThreadPool::parallel_for(int64_t n, const RangeFn& fn, int64_t grain) {
   }
   if (sleepers_.load(std::memory_order_acquire) > 0) wake_.notify_all();
   run_chunk(0);
-  while (pending_.load(std::memory_order_acquire) != 0) SHUO_CPU_RELAX();
+  const auto t0 = Clock::now();
+  bool yielding = false;
+  for (int spin = 1; pending_.load(std::memory_order_acquire) != 0; ++spin) {
+    if (yielding) {
+      std::this_thread::yield();
+    } else {
+      SHUO_CPU_RELAX();
+      if (spin % kClockEvery == 0) yielding = Clock::now() - t0 > kCallerSpinTime;
+    }
+  }
   job_ = nullptr;
 }
 
@@ -75,9 +93,13 @@ void ThreadPool::worker_loop(int index) {
   uint64_t seen = 0;
   for (;;) {
     uint64_t gen = generation_.load(std::memory_order_acquire);
-    for (int spin = 0; gen == seen && spin < kSpinIterations && !stop_.load(std::memory_order_relaxed); ++spin) {
-      SHUO_CPU_RELAX();
-      gen = generation_.load(std::memory_order_acquire);
+    if (spin_) {
+      const auto t0 = Clock::now();
+      for (int spin = 1; gen == seen && !stop_.load(std::memory_order_relaxed); ++spin) {
+        SHUO_CPU_RELAX();
+        gen = generation_.load(std::memory_order_acquire);
+        if (spin % kClockEvery == 0 && Clock::now() - t0 > kSpinTime) break;
+      }
     }
     if (gen == seen) {
       std::unique_lock<std::mutex> lock(mu_);

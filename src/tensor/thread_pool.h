@@ -2,8 +2,9 @@
 // per thread (static partition), so results never depend on scheduling. The calling thread
 // takes part, so ThreadPool(1) runs everything inline with no synchronisation.
 // A decode step issues hundreds of parallel_for calls, so waking must be cheap: workers spin on
-// an atomic generation counter for a short while (~tens of µs) before sleeping on a condition
-// variable, and the caller spins until the workers are done. Idle pools cost no CPU.
+// an atomic generation counter for a short while (200 µs) before sleeping on a condition
+// variable, and the caller spins until the workers are done (yielding after 100 µs, so an
+// oversubscribed machine does not starve the worker it waits for). Idle pools cost no CPU.
 #pragma once
 
 #include <atomic>
@@ -35,6 +36,7 @@ class ThreadPool {
   void run_chunk(int index);
 
   int n_threads_;
+  bool spin_;  // workers spin briefly before sleeping; off when the pool has more threads than cores
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::condition_variable wake_;
