@@ -7,6 +7,7 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y,
             tensor::ThreadPool& pool, const VecDotKernels& k, MatmulScratch& scratch) {
   const int64_t cols = w.cols, rows = w.rows;
   VecDotFn dot = k.for_type(w.type);
+  const VecDotX4Fn dot4 = dot ? k.for_type_x4(w.type) : nullptr;  // 4 tokens per weight row load
   const void* act = x;
   int64_t act_stride_bytes = cols * int64_t(sizeof(float));
   if (dot && VecDotKernels::uses_q8_act(w.type)) {
@@ -39,7 +40,15 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y,
             row_to_float(w, r, row_f);
             wr = row_f;
           }
-          for (int64_t t = 0; t < n_tokens; ++t) y[t * rows + r] = dot(wr, act_bytes + t * act_stride_bytes, cols);
+          int64_t t = 0;
+          if (dot4 && !convert_rows) {
+            float out4[4];
+            for (; t + 4 <= n_tokens; t += 4) {
+              dot4(wr, act_bytes + t * act_stride_bytes, act_stride_bytes, cols, out4);
+              for (int i = 0; i < 4; ++i) y[(t + i) * rows + r] = out4[i];
+            }
+          }
+          for (; t < n_tokens; ++t) y[t * rows + r] = dot(wr, act_bytes + t * act_stride_bytes, cols);
         }
       },
       16);

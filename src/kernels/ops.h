@@ -41,4 +41,9 @@ RopeTable make_rope_table(int rope_dims, double base, double freq_scale, RopeLay
 // Rotates every head of one token in place.  v: [n_heads, head_dim], at position pos.
 void rope_ref(float* v, int n_heads, int head_dim, int32_t pos, const RopeTable& rope);
 
+// The same in two steps, so that a forward pass computes the trigonometry once per token and
+// reuses it for every head of every layer: cs = [cos θ_0, sin θ_0, cos θ_1, …] ([rope_dims]).
+void rope_cos_sin(const RopeTable& rope, int32_t pos, float* cs);
+void rope_apply(float* v, int n_heads, int head_dim, const float* cs, const RopeTable& rope);
+
 }  // namespace shuo::kernels

@@ -1,5 +1,6 @@
 // Scalar reference implementations of the per-row operations (see ops.h).
 #include <cmath>
+#include <vector>
 
 #include "kernels/ops.h"
 
@@ -64,21 +65,34 @@ RopeTable make_rope_table(int rope_dims, double base, double freq_scale, RopeLay
   return t;
 }
 
-void rope_ref(float* v, int n_heads, int head_dim, int32_t pos, const RopeTable& rope) {
+void rope_cos_sin(const RopeTable& rope, int32_t pos, float* cs) {
+  for (int j = 0; j < rope.rope_dims / 2; ++j) {
+    const double theta = pos * rope.inv_freq[j];
+    cs[2 * j] = static_cast<float>(std::cos(theta));
+    cs[2 * j + 1] = static_cast<float>(std::sin(theta));
+  }
+}
+
+void rope_apply(float* v, int n_heads, int head_dim, const float* cs, const RopeTable& rope) {
   const int half = rope.rope_dims / 2;
+  const bool interleaved = rope.layout == RopeLayout::kInterleaved;
   for (int h = 0; h < n_heads; ++h) {
     float* head = v + int64_t(h) * head_dim;
     for (int j = 0; j < half; ++j) {
-      const double theta = pos * rope.inv_freq[j];
-      const float c = static_cast<float>(std::cos(theta));
-      const float s = static_cast<float>(std::sin(theta));
-      const int i0 = rope.layout == RopeLayout::kInterleaved ? 2 * j : j;
-      const int i1 = rope.layout == RopeLayout::kInterleaved ? 2 * j + 1 : j + half;
+      const float c = cs[2 * j], s = cs[2 * j + 1];
+      const int i0 = interleaved ? 2 * j : j;
+      const int i1 = interleaved ? 2 * j + 1 : j + half;
       const float a = head[i0], b = head[i1];
       head[i0] = a * c - b * s;
       head[i1] = a * s + b * c;
     }
   }
+}
+
+void rope_ref(float* v, int n_heads, int head_dim, int32_t pos, const RopeTable& rope) {
+  std::vector<float> cs(rope.rope_dims);
+  rope_cos_sin(rope, pos, cs.data());
+  rope_apply(v, n_heads, head_dim, cs.data(), rope);
 }
 
 }  // namespace shuo::kernels

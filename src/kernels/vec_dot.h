@@ -39,6 +39,9 @@ using QuantizeActFn = void (*)(const float* x, BlockQ8A* out, int64_t n);
 using QuantizeActKFn = void (*)(const float* x, BlockQ8KA* out, int64_t n);
 // Dot of one weight row (n elements, stored blocks) with activations in the matching form.
 using VecDotFn = float (*)(const void* w_row, const void* act, int64_t n);
+// The same row with 4 tokens' activations at act + t * act_stride bytes (t < 4): the weight
+// blocks are loaded and unpacked once for all four (prompt processing). out: [4].
+using VecDotX4Fn = void (*)(const void* w_row, const void* act, int64_t act_stride, int64_t n, float* out);
 
 void quantize_act_ref(const float* x, BlockQ8A* out, int64_t n);
 float vec_dot_f32_ref(const void* w, const void* x, int64_t n);
@@ -65,9 +68,11 @@ struct VecDotKernels {
   QuantizeActKFn quantize_act_k = nullptr;
   VecDotFn f32 = nullptr, f16 = nullptr, bf16 = nullptr, q8_0 = nullptr, q4_0 = nullptr;
   VecDotFn q4_1 = nullptr, q5_0 = nullptr, q5_1 = nullptr;
+  VecDotX4Fn q8_0_x4 = nullptr, q4_0_x4 = nullptr;  // optional 4-token variants
   VecDotFn q4_k = nullptr, q5_k = nullptr, q6_k = nullptr;
 
   VecDotFn for_type(format::GgmlType t) const;
+  VecDotX4Fn for_type_x4(format::GgmlType t) const;  // nullptr when there is none
   // Whether activations for type t are BlockQ8A / BlockQ8KA (else float).
   static bool uses_q8_act(format::GgmlType t);
   static bool uses_q8k_act(format::GgmlType t);

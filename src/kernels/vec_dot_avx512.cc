@@ -159,6 +159,65 @@ float vec_dot_q4_0_avx512(const void* w, const void* x, int64_t n) {
   return sum;
 }
 
+// Four tokens against one Q8_0 row: |w| and w's sign mask are computed once per block pair.
+void vec_dot_q8_0_x4_avx512(const void* w, const void* act, int64_t stride, int64_t n, float* out) {
+  const uint8_t* wb = static_cast<const uint8_t*>(w);
+  const uint8_t* a = static_cast<const uint8_t*>(act);
+  const BlockQ8A* xs[4];
+  for (int t = 0; t < 4; ++t) xs[t] = reinterpret_cast<const BlockQ8A*>(a + t * stride);
+  const int64_t nb = n / 32;
+  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+  int64_t b = 0;
+  for (; b + 2 <= nb; b += 2, wb += 68) {
+    const __m512i wq = load2x32(wb + 2, wb + 36);
+    const __m512i aw = _mm512_abs_epi8(wq);
+    const __mmask64 neg = _mm512_movepi8_mask(wq);
+    const __m512 dw = scales2(half_at(wb), half_at(wb + 34));
+    for (int t = 0; t < 4; ++t) {
+      const __m512i xq = load2x32(reinterpret_cast<const uint8_t*>(xs[t][b].qs), reinterpret_cast<const uint8_t*>(xs[t][b + 1].qs));
+      const __m512i sx = _mm512_mask_sub_epi8(xq, neg, _mm512_setzero_si512(), xq);
+      const __m512i d = _mm512_dpbusd_epi32(_mm512_setzero_si512(), aw, sx);
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_mul_ps(dw, scales2(xs[t][b].d, xs[t][b + 1].d)), acc[t]);
+    }
+  }
+  for (int t = 0; t < 4; ++t) {
+    out[t] = _mm512_reduce_add_ps(acc[t]);
+    if (b < nb) out[t] += half_at(wb) * xs[t][b].d * float(dot_i8_block(wb + 2, xs[t][b].qs));
+  }
+}
+
+// Four tokens against one Q4_0 row: the nibbles are unpacked once per block pair.
+void vec_dot_q4_0_x4_avx512(const void* w, const void* act, int64_t stride, int64_t n, float* out) {
+  const uint8_t* wb = static_cast<const uint8_t*>(w);
+  const uint8_t* a = static_cast<const uint8_t*>(act);
+  const BlockQ8A* xs[4];
+  for (int t = 0; t < 4; ++t) xs[t] = reinterpret_cast<const BlockQ8A*>(a + t * stride);
+  const int64_t nb = n / 32;
+  const __m512i low = _mm512_set1_epi8(0x0f);
+  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+  float offset[4] = {0, 0, 0, 0};
+  int64_t b = 0;
+  for (; b + 2 <= nb; b += 2, wb += 36) {
+    const __m128i b0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(wb + 2));
+    const __m128i b1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(wb + 20));
+    const __m256i n0 = _mm256_set_m128i(_mm_srli_epi16(b0, 4), b0);
+    const __m256i n1 = _mm256_set_m128i(_mm_srli_epi16(b1, 4), b1);
+    const __m512i u = _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(n0), n1, 1), low);
+    const float d0 = half_at(wb), d1 = half_at(wb + 18);
+    const __m512 dw = scales2(d0, d1);
+    for (int t = 0; t < 4; ++t) {
+      const __m512i xq = load2x32(reinterpret_cast<const uint8_t*>(xs[t][b].qs), reinterpret_cast<const uint8_t*>(xs[t][b + 1].qs));
+      const __m512i d = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, xq);
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_mul_ps(dw, scales2(xs[t][b].d, xs[t][b + 1].d)), acc[t]);
+      offset[t] += d0 * xs[t][b].sum + d1 * xs[t][b + 1].sum;
+    }
+  }
+  for (int t = 0; t < 4; ++t) {
+    out[t] = _mm512_reduce_add_ps(acc[t]) - 8.0f * offset[t];
+    if (b < nb) out[t] += half_at(wb) * (xs[t][b].d * float(dot_u4_block(wb + 2, xs[t][b].qs)) - 8.0f * xs[t][b].sum);
+  }
+}
+
 }  // namespace
 
 VecDotKernels vec_dot_kernels_avx512() {
@@ -170,6 +229,8 @@ VecDotKernels vec_dot_kernels_avx512() {
   k.bf16 = vec_dot_bf16_avx512;
   k.q8_0 = vec_dot_q8_0_avx512;
   k.q4_0 = vec_dot_q4_0_avx512;
+  k.q8_0_x4 = vec_dot_q8_0_x4_avx512;
+  k.q4_0_x4 = vec_dot_q4_0_x4_avx512;
   add_k_quant_kernels_avx2(k);
   add_q4_1_q5_kernels_avx2(k);
   return k;

@@ -166,6 +166,14 @@ bool VecDotKernels::uses_q8_act(format::GgmlType t) {
          t == format::GgmlType::Q5_0 || t == format::GgmlType::Q5_1;
 }
 
+VecDotX4Fn VecDotKernels::for_type_x4(format::GgmlType t) const {
+  switch (t) {
+    case format::GgmlType::Q8_0: return q8_0_x4;
+    case format::GgmlType::Q4_0: return q4_0_x4;
+    default: return nullptr;
+  }
+}
+
 bool VecDotKernels::uses_q8k_act(format::GgmlType t) {
   return t == format::GgmlType::Q4_K || t == format::GgmlType::Q5_K || t == format::GgmlType::Q6_K;
 }

@@ -110,6 +110,9 @@ Result<void> DecoderModel::forward(std::span<const SeqChunk> chunks, ForwardOutp
   }
 
   embed(chunks);
+  // RoPE angles depend only on the position: once per token, shared by every head and layer.
+  resize(rope_cs_, N * c.rope_dims);
+  for (int64_t t = 0; t < N; ++t) kernels::rope_cos_sin(rope_, pos_[t], &rope_cs_[t * c.rope_dims]);
   kernels::AttentionShape shape{c.n_head, c.n_head_kv, c.head_dim, 1.0f / std::sqrt(float(c.head_dim))};
 
   for (int l = 0; l < c.n_layer; ++l) {
@@ -125,8 +128,8 @@ Result<void> DecoderModel::forward(std::span<const SeqChunk> chunks, ForwardOutp
         kernels::add_ref(&k_[t * KD], L.bk.data(), KD);
         kernels::add_ref(&v_[t * KD], L.bv.data(), KD);
       }
-      kernels::rope_ref(&q_[t * QD], c.n_head, c.head_dim, pos_[t], rope_);
-      kernels::rope_ref(&k_[t * KD], c.n_head_kv, c.head_dim, pos_[t], rope_);
+      kernels::rope_apply(&q_[t * QD], c.n_head, c.head_dim, &rope_cs_[t * c.rope_dims], rope_);
+      kernels::rope_apply(&k_[t * KD], c.n_head_kv, c.head_dim, &rope_cs_[t * c.rope_dims], rope_);
     }
     int64_t row = 0;
     for (const auto& ch : chunks) {

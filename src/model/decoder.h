@@ -55,6 +55,7 @@ class DecoderModel final : public Model {
   std::vector<float> gate_, up_;      // [N, F]
   std::vector<float> tmp_;            // [N, E]
   std::vector<int32_t> pos_;          // [N]
+  std::vector<float> rope_cs_;        // [N, rope_dims] cos/sin pairs of each token's position
   std::vector<const float*> kb_, vb_; // one sequence's K/V block pointers for one layer
 };
 

@@ -122,6 +122,33 @@ TEST(VecDot, KQuantsMatchReference) {
   }
 }
 
+// The 4-token variants against 4 single dots of the same variant and of the reference.
+TEST(VecDot, FourTokenVariantsMatchSingleDots) {
+  const auto ref = vec_dot_kernels_ref();
+  for (const auto& k : variants()) {
+    for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0}) {
+      if (!k.for_type_x4(t)) continue;
+      for (int64_t n : {32, 64, 96, 896, 4128}) {
+        const auto wf = random_floats(n, 41 + uint32_t(n));
+        const auto w = encode(t, wf);
+        std::vector<BlockQ8A> xq(4 * (n / 32));
+        for (int tok = 0; tok < 4; ++tok) {
+          const auto x = random_floats(n, 50 + uint32_t(tok));
+          quantize_act_ref(x.data(), xq.data() + tok * (n / 32), n);
+        }
+        float out[4];
+        const int64_t stride = (n / 32) * int64_t(sizeof(BlockQ8A));
+        k.for_type_x4(t)(w.data(), xq.data(), stride, n, out);
+        for (int tok = 0; tok < 4; ++tok) {
+          const float want = ref.for_type(t)(w.data(), xq.data() + tok * (n / 32), n);
+          EXPECT_NEAR(out[tok], want, 1e-4 * std::sqrt(double(n)) * 4)
+              << k.isa << " " << format::ggml_type_name(t) << " n=" << n << " token " << tok;
+        }
+      }
+    }
+  }
+}
+
 TEST(VecDot, OddLengthsForFloatTypes) {
   const auto ref = vec_dot_kernels_ref();
   for (int64_t n : {1, 7, 33, 4099}) {
@@ -150,7 +177,7 @@ TEST(Matmul, FastDriverMatchesReference) {
       data.insert(data.end(), row.begin(), row.end());
     }
     WeightMatrix w{t, data.data(), rows, cols, *format::ggml_row_bytes(t, cols), "w"};
-    for (int64_t n_tok : {1, 3}) {
+    for (int64_t n_tok : {1, 3, 9}) {  // 9 = two 4-token groups + one single
       const auto x = random_floats(n_tok * cols, 7);
       std::vector<float> want(n_tok * rows), got(n_tok * rows);
       matmul_ref(w, x.data(), n_tok, want.data(), pool);
