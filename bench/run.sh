@@ -85,7 +85,7 @@ else
 fi
 echo "== build $VERSION in $BUILD (Release)"
 cmake -S "$SRC" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSHUO_BUILD_TESTS=OFF -DSHUO_BUILD_BENCH=OFF >/dev/null
-ninja -C "$BUILD" shuo >/dev/null
+ninja -C "$BUILD" shuo >"$CACHE/build.log" 2>&1 || { tail -20 "$CACHE/build.log" >&2; die "build failed (log: $CACHE/build.log)"; }
 SHUO=$(cd "$BUILD" && pwd)/src/shuo
 
 mkdir -p "$CACHE"
