@@ -462,6 +462,17 @@ bool wait_for_metric(uint16_t port, const std::string& name, double want) {
   return false;
 }
 
+// GET /clear drops the cached prefix blocks: the gauge goes back to 0 and the memory is free.
+TEST_F(OpenAiServer, ClearDropsCachedKvBlocks) {
+  completion({{"prompt", "Once upon a time there was a little girl"}, {"max_tokens", 24}, {"temperature", 0}});
+  ASSERT_TRUE(wait_for_metric(port(), "shuo_engine_running_sequences", 0));
+  EXPECT_GT(metric(port(), "shuo_engine_kv_blocks_cached"), 0);
+  Reply r = get(port(), "/clear");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(Json::parse(r.body), Json({{"ok", true}}));
+  EXPECT_TRUE(wait_for_metric(port(), "shuo_engine_kv_blocks_cached", 0));
+}
+
 std::string long_stream_request(int max_tokens) {
   Json body = {{"prompt", "Once upon a time"}, {"max_tokens", max_tokens}, {"ignore_eos", true}, {"stream", true}};
   return http_request("POST", "/v1/completions", body.dump());
