@@ -218,7 +218,6 @@ void Engine::loop() {
       }
       running.push_back(std::move(admitted[i]));
     }
-    std::erase_if(running, [](const auto& s) { return !s; });
     step(running, eog_ids);
     std::erase_if(running, [](const auto& s) { return s->done; });  // frees their blocks
     {
