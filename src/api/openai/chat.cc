@@ -77,10 +77,6 @@ class ChatFormatJson final : public ResponseFormat {
     if (include_usage_) j["usage"] = nullptr;
     return j;
   }
-  static OJson usage_json(const Usage& u) {
-    return OJson{{"prompt_tokens", u.prompt_tokens}, {"completion_tokens", u.completion_tokens},
-                 {"total_tokens", u.prompt_tokens + u.completion_tokens}};
-  }
 
   const text::Tokenizer& tok_;
   std::string id_;

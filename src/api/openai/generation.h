@@ -69,6 +69,12 @@ struct Usage {
   int64_t completion_tokens = 0;
 };
 
+// {"prompt_tokens", "completion_tokens", "total_tokens"} as both endpoints report it.
+inline OJson usage_json(const Usage& u) {
+  return OJson{{"prompt_tokens", u.prompt_tokens}, {"completion_tokens", u.completion_tokens},
+               {"total_tokens", u.prompt_tokens + u.completion_tokens}};
+}
+
 struct ChoiceResult {
   std::string text;
   std::vector<TokenLogprob> logprobs;
