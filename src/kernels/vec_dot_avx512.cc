@@ -48,6 +48,16 @@ inline int32_t dot_u4_block(const uint8_t* packed, const int8_t* x) {
   return hsum_epi32(d);
 }
 
+// The 64 unsigned nibbles of two consecutive Q4_0 blocks at p (18 bytes each): per block, low
+// nibbles are elements 0..15 and high nibbles 16..31.
+inline __m512i q4_0_pair_nibbles(const uint8_t* p) {
+  const __m128i b0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 2));
+  const __m128i b1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 20));
+  const __m256i n0 = _mm256_set_m128i(_mm_srli_epi16(b0, 4), b0);
+  const __m256i n1 = _mm256_set_m128i(_mm_srli_epi16(b1, 4), b1);
+  return _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(n0), n1, 1), _mm512_set1_epi8(0x0f));
+}
+
 void quantize_act_avx512(const float* x, BlockQ8A* out, int64_t n) {
   for (int64_t b = 0; b < n / 32; ++b) {
     const float* xb = x + b * 32;
@@ -137,17 +147,11 @@ float vec_dot_q4_0_avx512(const void* w, const void* x, int64_t n) {
   const uint8_t* wb = static_cast<const uint8_t*>(w);
   const BlockQ8A* xb = static_cast<const BlockQ8A*>(x);
   const int64_t nb = n / 32;
-  const __m512i low = _mm512_set1_epi8(0x0f);
   __m512 acc = _mm512_setzero_ps();
   float offset = 0.0f;
   int64_t b = 0;
   for (; b + 2 <= nb; b += 2, wb += 36) {
-    const __m128i b0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(wb + 2));
-    const __m128i b1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(wb + 20));
-    // Per block: low nibbles are elements 0..15, high nibbles 16..31.
-    const __m256i n0 = _mm256_set_m128i(_mm_srli_epi16(b0, 4), b0);
-    const __m256i n1 = _mm256_set_m128i(_mm_srli_epi16(b1, 4), b1);
-    const __m512i u = _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(n0), n1, 1), low);
+    const __m512i u = q4_0_pair_nibbles(wb);
     const __m512i xq = load2x32(reinterpret_cast<const uint8_t*>(xb[b].qs), reinterpret_cast<const uint8_t*>(xb[b + 1].qs));
     const float d0 = half_at(wb), d1 = half_at(wb + 18);
     const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, xq);
@@ -193,16 +197,11 @@ void vec_dot_q4_0_x4_avx512(const void* w, const void* act, int64_t stride, int6
   const BlockQ8A* xs[4];
   for (int t = 0; t < 4; ++t) xs[t] = reinterpret_cast<const BlockQ8A*>(a + t * stride);
   const int64_t nb = n / 32;
-  const __m512i low = _mm512_set1_epi8(0x0f);
   __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
   float offset[4] = {0, 0, 0, 0};
   int64_t b = 0;
   for (; b + 2 <= nb; b += 2, wb += 36) {
-    const __m128i b0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(wb + 2));
-    const __m128i b1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(wb + 20));
-    const __m256i n0 = _mm256_set_m128i(_mm_srli_epi16(b0, 4), b0);
-    const __m256i n1 = _mm256_set_m128i(_mm_srli_epi16(b1, 4), b1);
-    const __m512i u = _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(n0), n1, 1), low);
+    const __m512i u = q4_0_pair_nibbles(wb);
     const float d0 = half_at(wb), d1 = half_at(wb + 18);
     const __m512 dw = scales2(d0, d1);
     for (int t = 0; t < 4; ++t) {
