@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <limits>
 
+#include "api/openai/json_fields.h"
 #include "text/stop_strings.h"
 
 namespace shuo::api::openai {
@@ -18,113 +19,6 @@ namespace {
 using Json = nlohmann::ordered_json;
 
 constexpr int32_t kMaxChoices = 128;  // prompts × n, as OpenAI caps n
-
-Error bad(std::string where, std::string message) {
-  return Error{ErrorCode::kBadField, std::move(where), std::move(message)};
-}
-
-std::string num(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.9g", v);
-  return buf;
-}
-
-constexpr int kMaxDepth = 64;  // nesting of arrays/objects; copies and templates recurse
-
-// Deepest array/object nesting of a JSON text (strings skipped), stopping once past the limit.
-int json_depth(std::string_view s) {
-  int depth = 0, max_depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : s) {
-    if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      max_depth = std::max(max_depth, ++depth);
-      if (max_depth > kMaxDepth) break;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return max_depth;
-}
-
-Result<Json> parse_object(std::string_view body) {
-  if (json_depth(body) > kMaxDepth)
-    return bad("body", "JSON nests deeper than " + std::to_string(kMaxDepth) + " levels");
-  Json j = Json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return bad("body", "is not valid JSON");
-  if (!j.is_object()) return bad("body", std::string("must be a JSON object, got ") + j.type_name());
-  return j;
-}
-
-// The field's value, or null when it is absent or JSON null.
-const Json* field(const Json& obj, const char* name) {
-  auto it = obj.find(name);
-  if (it == obj.end() || it->is_null()) return nullptr;
-  return &*it;
-}
-
-Error wrong_type(const std::string& name, const char* want, const Json& got) {
-  return bad(name, std::string("must be ") + want + ", got " + got.type_name());
-}
-
-Result<std::optional<double>> get_number(const Json& obj, const char* name, double lo, double hi,
-                                         bool lo_open = false) {
-  const Json* v = field(obj, name);
-  if (!v) return std::optional<double>();
-  if (!v->is_number()) return wrong_type(name, "a number", *v);
-  const double d = v->get<double>();
-  if (!(lo_open ? d > lo : d >= lo) || !(d <= hi))
-    return bad(name, std::string("must be in ") + (lo_open ? "(" : "[") + num(lo) + ", " + num(hi) +
-                         "], got " + num(d));
-  return std::optional<double>(d);
-}
-
-// An integer (an integral float such as 16.0 is accepted) in [lo, hi].
-Result<int64_t> as_int(const Json& v, const std::string& name, int64_t lo, int64_t hi) {
-  int64_t i = 0;
-  if (v.is_number_unsigned()) {
-    const uint64_t u = v.get<uint64_t>();
-    if (u > uint64_t(std::numeric_limits<int64_t>::max())) return bad(name, "must be ≤ " + std::to_string(hi));
-    i = int64_t(u);
-  } else if (v.is_number_integer()) {
-    i = v.get<int64_t>();
-  } else if (v.is_number_float()) {
-    const double d = v.get<double>();
-    if (std::floor(d) != d || std::abs(d) > 9.0e15) return bad(name, "must be an integer, got " + num(d));
-    i = int64_t(d);
-  } else {
-    return wrong_type(name, "an integer", v);
-  }
-  if (i < lo || i > hi)
-    return bad(name, "must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " + std::to_string(i));
-  return i;
-}
-
-Result<std::optional<int64_t>> get_int(const Json& obj, const char* name, int64_t lo, int64_t hi) {
-  const Json* v = field(obj, name);
-  if (!v) return std::optional<int64_t>();
-  SHUO_ASSIGN(int64_t i, as_int(*v, name, lo, hi));
-  return std::optional<int64_t>(i);
-}
-
-Result<std::optional<bool>> get_bool(const Json& obj, const char* name) {
-  const Json* v = field(obj, name);
-  if (!v) return std::optional<bool>();
-  if (!v->is_boolean()) return wrong_type(name, "a boolean", *v);
-  return std::optional<bool>(v->get<bool>());
-}
-
-Result<std::optional<std::string>> get_string(const Json& obj, const char* name) {
-  const Json* v = field(obj, name);
-  if (!v) return std::optional<std::string>();
-  if (!v->is_string()) return wrong_type(name, "a string", *v);
-  return std::optional<std::string>(v->get<std::string>());
-}
 
 Result<std::vector<int32_t>> token_ids(const Json& arr, const std::string& name) {
   std::vector<int32_t> ids;
@@ -145,7 +39,7 @@ Result<std::vector<PromptInput>> prompt_inputs(const Json& v, const std::string&
     return out;
   }
   if (!v.is_array()) return wrong_type(name, "a string, an array of strings or an array of token ids", v);
-  if (v.empty()) return bad(name, "must not be an empty array");
+  if (v.empty()) return bad_field(name, "must not be an empty array");
   if (v[0].is_number()) {
     SHUO_ASSIGN(auto ids, token_ids(v, name));
     out.push_back({true, {}, std::move(ids)});
@@ -156,7 +50,7 @@ Result<std::vector<PromptInput>> prompt_inputs(const Json& v, const std::string&
     if (v[i].is_string()) {
       out.push_back({false, v[i].get<std::string>(), {}});
     } else if (v[i].is_array()) {
-      if (v[i].empty()) return bad(item, "must not be an empty array");
+      if (v[i].empty()) return bad_field(item, "must not be an empty array");
       SHUO_ASSIGN(auto ids, token_ids(v[i], item));
       out.push_back({true, {}, std::move(ids)});
     } else {
@@ -184,7 +78,7 @@ Result<GenerationParams> parse_generation(const Json& j) {
   SHUO_ASSIGN(auto min_tokens, get_int(j, "min_tokens", 0, std::numeric_limits<int32_t>::max()));
   g.min_tokens = int32_t(min_tokens.value_or(0));
   if (g.max_tokens && g.min_tokens > *g.max_tokens)
-    return bad("min_tokens", "must not exceed max_tokens (" + std::to_string(*g.max_tokens) + "), got " + std::to_string(g.min_tokens));
+    return bad_field("min_tokens", "must not exceed max_tokens (" + std::to_string(*g.max_tokens) + "), got " + std::to_string(g.min_tokens));
 
   SHUO_ASSIGN(auto temperature, get_number(j, "temperature", 0.0, 2.0));
   if (temperature) s.temperature = float(*temperature);
@@ -205,7 +99,7 @@ Result<GenerationParams> parse_generation(const Json& j) {
   SHUO_ASSIGN(auto frequency, get_number(j, "frequency_penalty", -2.0, 2.0));
   if (frequency) s.frequency_penalty = float(*frequency);
 
-  if (const Json* lb = field(j, "logit_bias")) {
+  if (const Json* lb = json_field(j, "logit_bias")) {
     if (!lb->is_object()) return wrong_type("logit_bias", "an object of token id → bias", *lb);
     for (const auto& [key, value] : lb->items()) {
       const std::string where = "logit_bias[\"" + key + "\"]";
@@ -213,10 +107,10 @@ Result<GenerationParams> parse_generation(const Json& j) {
       errno = 0;
       const long long id = std::strtoll(key.c_str(), &end, 10);
       if (key.empty() || *end != '\0' || errno != 0 || id < 0 || id > std::numeric_limits<int32_t>::max())
-        return bad(where, "keys must be token ids (non-negative integers)");
+        return bad_field(where, "keys must be token ids (non-negative integers)");
       if (!value.is_number()) return wrong_type(where, "a number", value);
       const double b = value.get<double>();
-      if (!(b >= -100.0 && b <= 100.0)) return bad(where, "must be in [-100, 100], got " + num(b));
+      if (!(b >= -100.0 && b <= 100.0)) return bad_field(where, "must be in [-100, 100], got " + format_number(b));
       s.logit_bias.emplace_back(int32_t(id), float(b));
     }
   }
@@ -232,7 +126,7 @@ Result<GenerationParams> parse_generation(const Json& j) {
   if (num_beams && *num_beams > 1)
     return Error{ErrorCode::kUnsupported, "num_beams", "beam search is not supported yet; use num_beams 1"};
 
-  if (const Json* stop = field(j, "stop")) {
+  if (const Json* stop = json_field(j, "stop")) {
     if (stop->is_string()) {
       g.stop.push_back(stop->get<std::string>());
     } else if (stop->is_array()) {
@@ -252,9 +146,9 @@ Result<GenerationParams> parse_generation(const Json& j) {
   g.ignore_eos = ignore_eos.value_or(false);
   SHUO_ASSIGN(auto stream, get_bool(j, "stream"));
   g.stream = stream.value_or(false);
-  if (const Json* so = field(j, "stream_options")) {
+  if (const Json* so = json_field(j, "stream_options")) {
     if (!so->is_object()) return wrong_type("stream_options", "an object", *so);
-    if (const Json* iu = field(*so, "include_usage")) {
+    if (const Json* iu = json_field(*so, "include_usage")) {
       if (!iu->is_boolean()) return wrong_type("stream_options.include_usage", "a boolean", *iu);
       g.include_usage = iu->get<bool>();
     }
@@ -268,14 +162,14 @@ Result<GenerationParams> parse_generation(const Json& j) {
 }  // namespace
 
 Result<CompletionRequest> parse_completion_request(std::string_view body) {
-  SHUO_ASSIGN(Json j, parse_object(body));
+  SHUO_ASSIGN(Json j, parse_json_object(body));
   CompletionRequest r;
   SHUO_ASSIGN(r.gen, parse_generation(j));
-  const Json* prompt = field(j, "prompt");
-  if (!prompt) return bad("prompt", "is required");
+  const Json* prompt = json_field(j, "prompt");
+  if (!prompt) return bad_field("prompt", "is required");
   SHUO_ASSIGN(r.prompts, prompt_inputs(*prompt, "prompt"));
   if (int64_t(r.prompts.size()) * r.gen.n > kMaxChoices)
-    return bad("n", "prompts × n must be at most " + std::to_string(kMaxChoices));
+    return bad_field("n", "prompts × n must be at most " + std::to_string(kMaxChoices));
   // Legacy logprobs: an integer, the number of alternatives per token (0 = only the chosen).
   SHUO_ASSIGN(auto logprobs, get_int(j, "logprobs", 0, 20));
   if (logprobs) {
@@ -293,28 +187,28 @@ Result<CompletionRequest> parse_completion_request(std::string_view body) {
 }
 
 Result<ChatRequest> parse_chat_request(std::string_view body) {
-  SHUO_ASSIGN(Json j, parse_object(body));
+  SHUO_ASSIGN(Json j, parse_json_object(body));
   ChatRequest r;
   SHUO_ASSIGN(r.gen, parse_generation(j));
 
-  const Json* messages = field(j, "messages");
-  if (!messages) return bad("messages", "is required");
+  const Json* messages = json_field(j, "messages");
+  if (!messages) return bad_field("messages", "is required");
   if (!messages->is_array()) return wrong_type("messages", "an array", *messages);
-  if (messages->empty()) return bad("messages", "must contain at least one message");
+  if (messages->empty()) return bad_field("messages", "must contain at least one message");
   for (size_t i = 0; i < messages->size(); ++i) {
     const Json& m = (*messages)[i];
     const std::string where = "messages[" + std::to_string(i) + "]";
     if (!m.is_object()) return wrong_type(where, "an object", m);
     SHUO_ASSIGN(auto role, get_string(m, "role"));
-    if (!role) return bad(where + ".role", "is required");
+    if (!role) return bad_field(where + ".role", "is required");
     std::string r_name = *role;
     if (r_name == "developer") r_name = "system";  // OpenAI's newer name for system
     if (r_name != "system" && r_name != "user" && r_name != "assistant")
-      return bad(where + ".role", "must be \"system\", \"user\" or \"assistant\", got \"" + *role + "\"");
+      return bad_field(where + ".role", "must be \"system\", \"user\" or \"assistant\", got \"" + *role + "\"");
     std::string content;
-    const Json* c = field(m, "content");
+    const Json* c = json_field(m, "content");
     if (!c) {
-      if (r_name != "assistant") return bad(where + ".content", "is required");
+      if (r_name != "assistant") return bad_field(where + ".content", "is required");
     } else if (c->is_string()) {
       content = c->get<std::string>();
     } else if (c->is_array()) {
@@ -323,11 +217,11 @@ Result<ChatRequest> parse_chat_request(std::string_view body) {
         const std::string pw = where + ".content[" + std::to_string(k) + "]";
         if (!part.is_object()) return wrong_type(pw, "an object", part);
         SHUO_ASSIGN(auto type, get_string(part, "type"));
-        if (!type) return bad(pw + ".type", "is required");
+        if (!type) return bad_field(pw + ".type", "is required");
         if (*type != "text")
           return Error{ErrorCode::kUnsupported, pw + ".type", "content parts of type \"" + *type + "\" are not supported (only \"text\")"};
         SHUO_ASSIGN(auto text, get_string(part, "text"));
-        if (!text) return bad(pw + ".text", "is required");
+        if (!text) return bad_field(pw + ".text", "is required");
         content += *text;
       }
     } else {
@@ -343,13 +237,13 @@ Result<ChatRequest> parse_chat_request(std::string_view body) {
   r.gen.want_logprobs = logprobs.value_or(false);
   SHUO_ASSIGN(auto top_logprobs, get_int(j, "top_logprobs", 0, 20));
   if (top_logprobs) {
-    if (!r.gen.want_logprobs && *top_logprobs > 0) return bad("top_logprobs", "requires logprobs: true");
+    if (!r.gen.want_logprobs && *top_logprobs > 0) return bad_field("top_logprobs", "requires logprobs: true");
     r.gen.top_logprobs = int32_t(*top_logprobs);
   }
 
-  if (const Json* tools = field(j, "tools"); tools && !(tools->is_array() && tools->empty()))
+  if (const Json* tools = json_field(j, "tools"); tools && !(tools->is_array() && tools->empty()))
     return Error{ErrorCode::kUnsupported, "tools", "tool calling is not supported yet"};
-  if (const Json* rf = field(j, "response_format")) {
+  if (const Json* rf = json_field(j, "response_format")) {
     if (!rf->is_object()) return wrong_type("response_format", "an object", *rf);
     SHUO_ASSIGN(auto type, get_string(*rf, "type"));
     if (type && *type != "text")
@@ -357,7 +251,7 @@ Result<ChatRequest> parse_chat_request(std::string_view body) {
   }
   SHUO_ASSIGN(auto agp, get_bool(j, "add_generation_prompt"));
   r.add_generation_prompt = agp.value_or(true);
-  if (const Json* kw = field(j, "chat_template_kwargs")) {
+  if (const Json* kw = json_field(j, "chat_template_kwargs")) {
     if (!kw->is_object()) return wrong_type("chat_template_kwargs", "an object", *kw);
     r.template_kwargs = *kw;
   }
@@ -365,26 +259,26 @@ Result<ChatRequest> parse_chat_request(std::string_view body) {
 }
 
 Result<EmbeddingRequest> parse_embedding_request(std::string_view body) {
-  SHUO_ASSIGN(Json j, parse_object(body));
+  SHUO_ASSIGN(Json j, parse_json_object(body));
   EmbeddingRequest r;
   SHUO_ASSIGN(r.model, check_model(j));
-  const Json* input = field(j, "input");
-  if (!input) return bad("input", "is required");
+  const Json* input = json_field(j, "input");
+  if (!input) return bad_field("input", "is required");
   SHUO_ASSIGN(r.inputs, prompt_inputs(*input, "input"));
   SHUO_ASSIGN(auto format, get_string(j, "encoding_format"));
   if (format && *format != "float" && *format != "base64")
-    return bad("encoding_format", "must be \"float\" or \"base64\", got \"" + *format + "\"");
+    return bad_field("encoding_format", "must be \"float\" or \"base64\", got \"" + *format + "\"");
   r.base64 = format && *format == "base64";
-  if (const Json* dims = field(j, "dimensions"); dims)
+  if (const Json* dims = json_field(j, "dimensions"); dims)
     return Error{ErrorCode::kUnsupported, "dimensions", "reduced embedding dimensions are not supported"};
   return r;
 }
 
 Result<TokenizeRequest> parse_tokenize_request(std::string_view body) {
-  SHUO_ASSIGN(Json j, parse_object(body));
+  SHUO_ASSIGN(Json j, parse_json_object(body));
   TokenizeRequest r;
   SHUO_ASSIGN(auto content, get_string(j, "content"));
-  if (!content) return bad("content", "is required");
+  if (!content) return bad_field("content", "is required");
   r.content = std::move(*content);
   SHUO_ASSIGN(auto add_special, get_bool(j, "add_special"));
   r.add_special = add_special.value_or(false);
@@ -394,10 +288,10 @@ Result<TokenizeRequest> parse_tokenize_request(std::string_view body) {
 }
 
 Result<DetokenizeRequest> parse_detokenize_request(std::string_view body) {
-  SHUO_ASSIGN(Json j, parse_object(body));
+  SHUO_ASSIGN(Json j, parse_json_object(body));
   DetokenizeRequest r;
-  const Json* tokens = field(j, "tokens");
-  if (!tokens) return bad("tokens", "is required");
+  const Json* tokens = json_field(j, "tokens");
+  if (!tokens) return bad_field("tokens", "is required");
   if (!tokens->is_array()) return wrong_type("tokens", "an array of token ids", *tokens);
   SHUO_ASSIGN(r.tokens, token_ids(*tokens, "tokens"));
   return r;
