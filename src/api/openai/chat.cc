@@ -95,17 +95,8 @@ void handle_chat_completions(ServiceState& st, const http::Request& req, std::sh
 
   auto rendered = st.chat.render(r.messages, r.add_generation_prompt, r.template_kwargs);
   if (!rendered.ok()) return send_error(st, *res, rendered.error());
-  // Special tokens in the rendered text are the template's markup (<|im_start|>, ...) and are
-  // parsed; BOS is added (as the tokenizer asks) only when the template did not already write it.
-  const std::string& bos = st.chat.bos_token();
-  const bool has_bos = !bos.empty() && rendered->compare(0, bos.size(), bos) == 0;
-  PreparedPrompt p;
-  p.ids = st.tokenizer.encode(*rendered, /*add_special=*/false, /*parse_special=*/true);
-  if (!has_bos && st.tokenizer.add_bos()) p.ids.insert(p.ids.begin(), st.tokenizer.bos_id());
-  // The plain format ends in "Assistant:"; the reply's first space belongs to that layout.
-  p.strip_leading_space = !st.chat.has_template() && st.chat.fallback() == text::BuiltinChatFormat::kPlain;
   std::vector<PreparedPrompt> prompts;
-  prompts.push_back(std::move(p));
+  prompts.push_back(prepare_chat_prompt(st, *rendered));
   auto format = std::make_unique<ChatFormatJson>(st, r.gen.want_logprobs, r.gen.stream && r.gen.include_usage);
   run_generation(st, std::move(res), std::move(prompts), r.gen, std::move(format));
 }

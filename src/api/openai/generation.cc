@@ -52,6 +52,19 @@ OJson bytes_array(const std::string& bytes) {
   return a;
 }
 
+PreparedPrompt prepare_chat_prompt(const ServiceState& st, const std::string& rendered) {
+  // Special tokens in the rendered text are the template's markup (<|im_start|>, ...) and are
+  // parsed; BOS is added (as the tokenizer asks) only when the template did not already write it.
+  const std::string& bos = st.chat.bos_token();
+  const bool has_bos = !bos.empty() && rendered.compare(0, bos.size(), bos) == 0;
+  PreparedPrompt p;
+  p.ids = st.tokenizer.encode(rendered, /*add_special=*/false, /*parse_special=*/true);
+  if (!has_bos && st.tokenizer.add_bos()) p.ids.insert(p.ids.begin(), st.tokenizer.bos_id());
+  // The plain format ends in "Assistant:"; the reply's first space belongs to that layout.
+  p.strip_leading_space = !st.chat.has_template() && st.chat.fallback() == text::BuiltinChatFormat::kPlain;
+  return p;
+}
+
 // ---- ChoiceText -----------------------------------------------------------------------------
 
 ChoiceText::ChoiceText(const text::Tokenizer& tok, text::StopStringMatcher stops,

@@ -100,6 +100,10 @@ struct PreparedPrompt {
   std::string echo;                  // text put before each choice's output (completions echo)
 };
 
+// A chat rendered by ChatFormat::render as engine tokens, for every surface that chats (OpenAI,
+// ChatGLM-style, demo, gRPC): the template's special tokens are parsed, BOS is added once.
+PreparedPrompt prepare_chat_prompt(const ServiceState& state, const std::string& rendered);
+
 // Submits prompts × gen.n sequences (choice index = prompt * n + j) and answers through
 // `responder`: SSE chunks as tokens arrive when gen.stream, else one JSON response when all are
 // done. Submission errors (context, queue full, bad field) are answered as OpenAI errors and
