@@ -92,6 +92,9 @@ Result<void> DecoderModel::forward(std::span<const SeqChunk> chunks, ForwardOutp
     if (int64_t(ch.kv->n_past()) + int64_t(ch.tokens.size()) > ch.kv->capacity())
       return Error{ErrorCode::kLimit, "context", "sequence needs " + std::to_string(ch.kv->n_past() + ch.tokens.size()) +
                                                      " positions, cache holds " + std::to_string(ch.kv->capacity())};
+    // A shared block is someone else's state too: forks must copy it first (prepare_append).
+    if (!ch.kv->writable(int32_t(ch.tokens.size())))
+      return Error{ErrorCode::kInternal, "forward", "chunk would write into a KV block that another sequence holds"};
     for (int32_t id : ch.tokens)
       if (id < 0 || id >= V) return Error{ErrorCode::kBadField, "tokens", "token id " + std::to_string(id) + " is outside the vocabulary [0, " + std::to_string(V) + ")"};
     N += int64_t(ch.tokens.size());

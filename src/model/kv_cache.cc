@@ -15,6 +15,11 @@ KvBlockPool::KvBlockPool(int32_t n_layer, int64_t row, int32_t block_size, int32
 }
 
 std::optional<int32_t> KvBlockPool::allocate() {
+  if (n_available() <= 0) return std::nullopt;
+  return take();
+}
+
+std::optional<int32_t> KvBlockPool::take() {
   int32_t b;
   if (!free_.empty()) {
     b = free_.back();
@@ -36,6 +41,14 @@ void KvBlockPool::retain(int32_t b) {
     s.in_lru = false;
   }
   ++s.ref;
+}
+
+void KvBlockPool::copy_positions(int32_t dst, int32_t src, int32_t n) {
+  const size_t floats = size_t(n) * size_t(row_);
+  for (int32_t l = 0; l < n_layer_; ++l) {
+    std::copy_n(k(src, l), floats, k(dst, l));
+    std::copy_n(v(src, l), floats, v(dst, l));
+  }
 }
 
 void KvBlockPool::release(int32_t b) {
@@ -78,6 +91,8 @@ std::optional<int32_t> KvBlockPool::lookup(uint64_t hash, std::span<const int32_
   if (it == by_hash_.end()) return std::nullopt;
   const BlockState& s = state_[it->second];
   if (!std::equal(s.tokens.begin(), s.tokens.end(), tokens.begin(), tokens.end())) return std::nullopt;
+  // Reviving a cached block takes it from the free ones, which may all be promised.
+  if (s.ref == 0 && n_available() <= 0) return std::nullopt;
   retain(it->second);
   return it->second;
 }
@@ -104,6 +119,23 @@ uint64_t KvBlockPool::chain_hash(uint64_t prev, std::span<const int32_t> tokens)
   mix(prev);
   for (int32_t t : tokens) mix(uint64_t(uint32_t(t)));
   return h;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+bool KvReservation::resize(int32_t n) {
+  assert(n >= 0);
+  if (n > size_ && pool_->n_available() < n - size_) return false;
+  pool_->reserved_ += n - size_;
+  size_ = n;
+  return true;
+}
+
+std::optional<int32_t> KvReservation::allocate() {
+  if (size_ == 0) return std::nullopt;
+  --size_;
+  --pool_->reserved_;
+  return pool_->take();  // n_free() ≥ reserved_ held before, so a block is there
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -157,6 +189,52 @@ bool KvCache::reserve(int32_t positions) {
 void KvCache::pop_block() {
   pool_->release(blocks_.back());
   blocks_.pop_back();
+}
+
+KvCache KvCache::fork() const {
+  KvCache c(pool_);
+  c.blocks_ = blocks_;
+  for (int32_t b : blocks_) pool_->retain(b);
+  c.n_past_ = n_past_;
+  return c;
+}
+
+bool KvCache::prepare_append(int32_t n, KvReservation* from) {
+  auto fresh = [&]() -> std::optional<int32_t> {
+    if (from)
+      if (auto b = from->allocate()) return b;
+    return pool_->allocate();
+  };
+  const int32_t bs = block_size();
+  // Blocks the append writes into that another cache also holds get a private copy of what is
+  // filled in them. Earlier blocks are never written again, so they stay shared.
+  if (n > 0) {
+    const size_t last = std::min(blocks_.size(), size_t((n_past_ + n - 1) / bs) + 1);
+    for (size_t i = size_t(n_past_ / bs); i < last; ++i) {
+      if (pool_->ref_count(blocks_[i]) <= 1) continue;
+      auto b = fresh();
+      if (!b) return false;
+      const int32_t filled = std::clamp(n_past_ - int32_t(i) * bs, 0, bs);
+      if (filled > 0) pool_->copy_positions(*b, blocks_[i], filled);
+      pool_->release(blocks_[i]);
+      blocks_[i] = *b;
+    }
+  }
+  while (capacity() < n_past_ + n) {
+    auto b = fresh();
+    if (!b) return false;
+    blocks_.push_back(*b);
+  }
+  return true;
+}
+
+bool KvCache::writable(int32_t n) const {
+  if (n <= 0) return true;
+  if (n_past_ + n > capacity()) return false;
+  const int32_t bs = block_size();
+  for (int32_t i = n_past_ / bs; i <= (n_past_ + n - 1) / bs; ++i)
+    if (pool_->ref_count(blocks_[i]) > 1) return false;
+  return true;
 }
 
 }  // namespace shuo::model

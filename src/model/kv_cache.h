@@ -4,6 +4,9 @@
 // a hash of all tokens up to its end, and a later sequence whose prompt has the same prefix
 // takes those blocks instead of recomputing them. Unreferenced published blocks stay cached
 // (least recently used evicted first) until their space is needed.
+// A cache can be forked (beam search): the fork shares every block, and the first write into a
+// shared, partly filled block copies it first (copy on write). A group of caches that grows on
+// demand holds a KvReservation, so blocks it will need cannot be taken by others meanwhile.
 // Storage per block: [n_layer][block_size][row] floats for K, the same for V (row = n_kv * hd).
 #pragma once
 
@@ -34,21 +37,27 @@ class KvBlockPool {
   float* v(int32_t block, int32_t layer) { return data_.data() + offset(block, layer, 1); }
 
   // A free block (evicting the least recently used cached one if needed), ref count 1; nullopt
-  // when every block is in use.
+  // when every block is in use or promised to a reservation.
   std::optional<int32_t> allocate();
   void retain(int32_t block);
+  int32_t ref_count(int32_t block) const { return state_[block].ref; }
+  // Copies K and V of the first n positions of every layer from block src to block dst.
+  void copy_positions(int32_t dst, int32_t src, int32_t n);
   // Drops a reference; at zero a published block becomes cached (evictable), others free.
   void release(int32_t block);
 
   // Marks a full block's contents: `hash` covers every token from the sequence start to the
   // block's end, `tokens` are the block's own tokens (checked on lookup against collisions).
   void publish(int32_t block, uint64_t hash, std::span<const int32_t> tokens);
-  // The block published under hash with these tokens, retained; nullopt if none.
+  // The block published under hash with these tokens, retained; nullopt if none (or if taking
+  // it out of the cache would break a reservation's promise).
   std::optional<int32_t> lookup(uint64_t hash, std::span<const int32_t> tokens);
 
-  int32_t n_free() const;    // blocks that allocate() can hand out (free + cached)
+  int32_t n_free() const;    // blocks not referenced by any cache (free + cached)
   int32_t n_cached() const { return int32_t(lru_.size()); }
   int32_t n_in_use() const { return n_blocks_ - n_free(); }
+  int32_t n_reserved() const { return reserved_; }  // promised, not yet allocated
+  int32_t n_available() const { return n_free() - reserved_; }  // what allocate() can hand out
   // Forgets every cached block (the /clear endpoint); blocks in use keep their contents.
   void drop_cached();
 
@@ -60,6 +69,10 @@ class KvBlockPool {
     return ((size_t(block) * 2 + kv) * n_layer_ + layer) * size_t(block_size_) * size_t(row_);
   }
   void unpublish(int32_t block);
+  std::optional<int32_t> take();  // a free or evicted block, ref 1, ignoring reservations
+
+  friend class KvReservation;
+  int32_t reserved_ = 0;  // Σ of live KvReservations' sizes; n_free() ≥ reserved_ always
 
   struct BlockState {
     int32_t ref = 0;
@@ -77,6 +90,28 @@ class KvBlockPool {
   std::vector<int32_t> free_;                       // never published or evicted
   std::list<int32_t> lru_;                          // cached: published, ref 0; front = oldest
   std::unordered_map<uint64_t, int32_t> by_hash_;
+};
+
+// Blocks promised to one owner that allocates them later, one at a time (a beam group whose
+// beams copy blocks on write). Ordinary allocate() never hands out promised blocks, so the
+// owner cannot run out halfway. Returns what is left of the promise when destroyed.
+class KvReservation {
+ public:
+  explicit KvReservation(std::shared_ptr<KvBlockPool> pool) : pool_(std::move(pool)) {}
+  ~KvReservation() { pool_->reserved_ -= size_; }
+  KvReservation(const KvReservation&) = delete;
+  KvReservation& operator=(const KvReservation&) = delete;
+
+  int32_t size() const { return size_; }
+  // Makes the promise n blocks (growing or shrinking it); false, unchanged, when the pool has
+  // fewer than the extra blocks available.
+  bool resize(int32_t n);
+  // One promised block (the promise shrinks by one), ref count 1; nullopt when none is left.
+  std::optional<int32_t> allocate();
+
+ private:
+  std::shared_ptr<KvBlockPool> pool_;
+  int32_t size_ = 0;
 };
 
 // One sequence's view: a block table plus how many positions are filled.
@@ -102,6 +137,7 @@ class KvCache {
   int32_t block_size() const { return pool_->block_size(); }
   const std::vector<int32_t>& blocks() const { return blocks_; }
   KvBlockPool& pool() { return *pool_; }
+  const std::shared_ptr<KvBlockPool>& shared_pool() const { return pool_; }
 
   float* k(int32_t layer, int32_t pos) { return pool_->k(blocks_[pos / block_size()], layer) + int64_t(pos % block_size()) * row_floats(); }
   float* v(int32_t layer, int32_t pos) { return pool_->v(blocks_[pos / block_size()], layer) + int64_t(pos % block_size()) * row_floats(); }
@@ -113,6 +149,18 @@ class KvCache {
   bool reserve(int32_t positions);
   // Drops the last block (a shared block that must be recomputed).
   void pop_block();
+
+  // A second cache over the same positions: every block retained, n_past() the same. No K/V is
+  // copied here; prepare_append() copies a shared block when a write would go into it.
+  KvCache fork() const;
+  // Makes positions [n_past(), n_past() + n) writable: allocates the missing blocks, and replaces
+  // a block those positions fall into that another cache also holds (ref > 1) by a private
+  // copy of its filled positions (copy on write). Blocks come from `from` while it has some,
+  // then from the pool. False when none is left; blocks already replaced stay valid.
+  bool prepare_append(int32_t n, KvReservation* from = nullptr);
+  // Whether a forward pass may write positions [n_past(), n_past() + n): they exist and lie in
+  // blocks no other cache holds.
+  bool writable(int32_t n) const;
 
  private:
   std::shared_ptr<KvBlockPool> pool_;
