@@ -161,6 +161,50 @@ Result<GenerationParams> parse_generation(const Json& j) {
 
 }  // namespace
 
+Result<nlohmann::ordered_json> parse_chat_messages(const nlohmann::ordered_json& messages,
+                                                   const std::string& name) {
+  if (!messages.is_array()) return wrong_type(name, "an array", messages);
+  Json out_messages = Json::array();
+  for (size_t i = 0; i < messages.size(); ++i) {
+    const Json& m = messages[i];
+    const std::string where = name + "[" + std::to_string(i) + "]";
+    if (!m.is_object()) return wrong_type(where, "an object", m);
+    SHUO_ASSIGN(auto role, get_string(m, "role"));
+    if (!role) return bad_field(where + ".role", "is required");
+    std::string r_name = *role;
+    if (r_name == "developer") r_name = "system";  // OpenAI's newer name for system
+    if (r_name != "system" && r_name != "user" && r_name != "assistant")
+      return bad_field(where + ".role", "must be \"system\", \"user\" or \"assistant\", got \"" + *role + "\"");
+    std::string content;
+    const Json* c = json_field(m, "content");
+    if (!c) {
+      if (r_name != "assistant") return bad_field(where + ".content", "is required");
+    } else if (c->is_string()) {
+      content = c->get<std::string>();
+    } else if (c->is_array()) {
+      for (size_t k = 0; k < c->size(); ++k) {
+        const Json& part = (*c)[k];
+        const std::string pw = where + ".content[" + std::to_string(k) + "]";
+        if (!part.is_object()) return wrong_type(pw, "an object", part);
+        SHUO_ASSIGN(auto type, get_string(part, "type"));
+        if (!type) return bad_field(pw + ".type", "is required");
+        if (*type != "text")
+          return Error{ErrorCode::kUnsupported, pw + ".type", "content parts of type \"" + *type + "\" are not supported (only \"text\")"};
+        SHUO_ASSIGN(auto text, get_string(part, "text"));
+        if (!text) return bad_field(pw + ".text", "is required");
+        content += *text;
+      }
+    } else {
+      return wrong_type(where + ".content", "a string or an array of content parts", *c);
+    }
+    nlohmann::ordered_json out = {{"role", r_name}, {"content", std::move(content)}};
+    SHUO_ASSIGN(auto name, get_string(m, "name"));
+    if (name) out["name"] = *name;
+    out_messages.push_back(std::move(out));
+  }
+  return out_messages;
+}
+
 Result<CompletionRequest> parse_completion_request(std::string_view body) {
   SHUO_ASSIGN(Json j, parse_json_object(body));
   CompletionRequest r;
@@ -195,43 +239,7 @@ Result<ChatRequest> parse_chat_request(std::string_view body) {
   if (!messages) return bad_field("messages", "is required");
   if (!messages->is_array()) return wrong_type("messages", "an array", *messages);
   if (messages->empty()) return bad_field("messages", "must contain at least one message");
-  for (size_t i = 0; i < messages->size(); ++i) {
-    const Json& m = (*messages)[i];
-    const std::string where = "messages[" + std::to_string(i) + "]";
-    if (!m.is_object()) return wrong_type(where, "an object", m);
-    SHUO_ASSIGN(auto role, get_string(m, "role"));
-    if (!role) return bad_field(where + ".role", "is required");
-    std::string r_name = *role;
-    if (r_name == "developer") r_name = "system";  // OpenAI's newer name for system
-    if (r_name != "system" && r_name != "user" && r_name != "assistant")
-      return bad_field(where + ".role", "must be \"system\", \"user\" or \"assistant\", got \"" + *role + "\"");
-    std::string content;
-    const Json* c = json_field(m, "content");
-    if (!c) {
-      if (r_name != "assistant") return bad_field(where + ".content", "is required");
-    } else if (c->is_string()) {
-      content = c->get<std::string>();
-    } else if (c->is_array()) {
-      for (size_t k = 0; k < c->size(); ++k) {
-        const Json& part = (*c)[k];
-        const std::string pw = where + ".content[" + std::to_string(k) + "]";
-        if (!part.is_object()) return wrong_type(pw, "an object", part);
-        SHUO_ASSIGN(auto type, get_string(part, "type"));
-        if (!type) return bad_field(pw + ".type", "is required");
-        if (*type != "text")
-          return Error{ErrorCode::kUnsupported, pw + ".type", "content parts of type \"" + *type + "\" are not supported (only \"text\")"};
-        SHUO_ASSIGN(auto text, get_string(part, "text"));
-        if (!text) return bad_field(pw + ".text", "is required");
-        content += *text;
-      }
-    } else {
-      return wrong_type(where + ".content", "a string or an array of content parts", *c);
-    }
-    nlohmann::ordered_json out = {{"role", r_name}, {"content", std::move(content)}};
-    SHUO_ASSIGN(auto name, get_string(m, "name"));
-    if (name) out["name"] = *name;
-    r.messages.push_back(std::move(out));
-  }
+  SHUO_ASSIGN(r.messages, parse_chat_messages(*messages, "messages"));
 
   SHUO_ASSIGN(auto logprobs, get_bool(j, "logprobs"));
   r.gen.want_logprobs = logprobs.value_or(false);

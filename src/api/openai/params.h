@@ -70,6 +70,11 @@ struct DetokenizeRequest {
   std::vector<int32_t> tokens;
 };
 
+// OpenAI-style messages → the normalised form ChatRequest::messages holds. `name` prefixes the
+// error's field ("messages", "history"); an empty array is fine here (callers decide).
+Result<nlohmann::ordered_json> parse_chat_messages(const nlohmann::ordered_json& messages,
+                                                   const std::string& name);
+
 // Errors: kBadField with `where` = the field ("temperature", "messages[1].content"), or "body"
 // for JSON that does not parse or is not an object; kUnsupported for features shuo does not
 // have (num_beams > 1, tools, response_format json); both are 400s.
