@@ -20,6 +20,15 @@ Result<std::string> ChatFormat::render(const nlohmann::ordered_json& messages,
   return tpl_->render(in);
 }
 
+ChatPrompt ChatFormat::encode(const text::Tokenizer& tok, const std::string& rendered) const {
+  const bool has_bos = !bos_.empty() && rendered.compare(0, bos_.size(), bos_) == 0;
+  ChatPrompt p;
+  p.ids = tok.encode(rendered, /*add_special=*/false, /*parse_special=*/true);
+  if (!has_bos && tok.add_bos()) p.ids.insert(p.ids.begin(), tok.bos_id());
+  p.strip_leading_space = !tpl_ && fallback_ == text::BuiltinChatFormat::kPlain;
+  return p;
+}
+
 std::string ChatFormat::describe() const {
   if (tpl_) return "the model's chat template";
   return "the built-in \"" + std::string(text::builtin_chat_format_name(fallback_)) + "\" chat format";

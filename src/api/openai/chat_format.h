@@ -2,15 +2,26 @@
 // (GGUF tokenizer.chat_template) when it has one, else a built-in format for its family.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "core/result.h"
 #include "text/chat_template.h"
+#include "text/tokenizer.h"
 
 namespace shuo::api::openai {
+
+// A rendered chat prompt as the engine takes it.
+struct ChatPrompt {
+  std::vector<int32_t> ids;
+  // The reply's first space belongs to the prompt's layout (the plain format ends in
+  // "Assistant:"); the decoder drops it (see StreamDecoder).
+  bool strip_leading_space = false;
+};
 
 class ChatFormat {
  public:
@@ -21,6 +32,11 @@ class ChatFormat {
   // Errors: the template's raise_exception (→ 400 with its message) or a template failure.
   Result<std::string> render(const nlohmann::ordered_json& messages, bool add_generation_prompt,
                              const nlohmann::ordered_json& extra) const;
+
+  // `rendered` (from render()) → token ids. Special tokens in the text are the template's markup
+  // (<|im_start|>, ...) and are parsed; BOS is added, as the tokenizer asks, only when the text
+  // does not already start with it.
+  ChatPrompt encode(const text::Tokenizer& tok, const std::string& rendered) const;
 
   bool has_template() const { return tpl_.has_value(); }
   text::BuiltinChatFormat fallback() const { return fallback_; }

@@ -53,15 +53,10 @@ OJson bytes_array(const std::string& bytes) {
 }
 
 PreparedPrompt prepare_chat_prompt(const ServiceState& st, const std::string& rendered) {
-  // Special tokens in the rendered text are the template's markup (<|im_start|>, ...) and are
-  // parsed; BOS is added (as the tokenizer asks) only when the template did not already write it.
-  const std::string& bos = st.chat.bos_token();
-  const bool has_bos = !bos.empty() && rendered.compare(0, bos.size(), bos) == 0;
+  ChatPrompt cp = st.chat.encode(st.tokenizer, rendered);
   PreparedPrompt p;
-  p.ids = st.tokenizer.encode(rendered, /*add_special=*/false, /*parse_special=*/true);
-  if (!has_bos && st.tokenizer.add_bos()) p.ids.insert(p.ids.begin(), st.tokenizer.bos_id());
-  // The plain format ends in "Assistant:"; the reply's first space belongs to that layout.
-  p.strip_leading_space = !st.chat.has_template() && st.chat.fallback() == text::BuiltinChatFormat::kPlain;
+  p.ids = std::move(cp.ids);
+  p.strip_leading_space = cp.strip_leading_space;
   return p;
 }
 
