@@ -6,6 +6,8 @@
 #include <limits>
 #include <utility>
 
+#include "engine/beam_search.h"
+
 namespace shuo::engine {
 
 const char* finish_reason_name(FinishReason r) {
@@ -23,7 +25,8 @@ struct Engine::Sequence {
   std::shared_ptr<RequestHandle> handle;
   EngineRequest req;
   TokenEventFn on_event;
-  std::unique_ptr<model::KvCache> kv;   // allocated when the sequence starts running
+  std::unique_ptr<model::KvCache> kv;   // allocated when the sequence starts running (not for beams)
+  std::unique_ptr<BeamSearch> beams;    // beam search: owns the caches of its live beams
   std::unique_ptr<Sampler> sampler;
   int32_t n_prefilled = 0;              // prompt tokens already in the cache
   int32_t n_generated = 0;
@@ -32,6 +35,12 @@ struct Engine::Sequence {
   std::vector<int32_t> history;         // every token fed so far: prompt, then generated
   int32_t n_published = 0;              // full blocks published for prefix reuse
   uint64_t last_hash = 0;               // chain hash up to the last published block
+
+  // Batch slots taken: a beam request holds one per beam from the start, so that its beams
+  // never wait for room once it runs.
+  int32_t slots() const { return req.beam.num_beams > 0 ? req.beam.num_beams : 1; }
+  // The cache the prompt is prefilled into.
+  model::KvCache& prompt_cache() { return beams ? beams->kv(0) : *kv; }
 };
 
 Engine::Engine(model::Model& model, EngineOptions opts)
@@ -67,6 +76,7 @@ Result<std::shared_ptr<RequestHandle>> Engine::submit(EngineRequest req, TokenEv
   if (req.min_tokens < 0 || req.min_tokens > req.max_tokens) return Error{ErrorCode::kBadField, "min_tokens", "must be in [0, max_tokens]"};
   if (req.top_logprobs < 0 || req.top_logprobs > 20) return Error{ErrorCode::kBadField, "top_logprobs", "must be in [0, 20]"};
   SHUO_TRY(validate(req.sampling, V));
+  if (req.beam.num_beams != 0) SHUO_TRY(validate_beams(req));
   const int64_t need = int64_t(req.prompt.size()) + req.max_tokens;
   if (need > opts_.n_ctx)
     return Error{ErrorCode::kLimit, "context", "this request needs " + std::to_string(need) + " tokens (" + std::to_string(req.prompt.size()) +
@@ -87,6 +97,22 @@ Result<std::shared_ptr<RequestHandle>> Engine::submit(EngineRequest req, TokenEv
   }
   wake_.notify_one();
   return handle;
+}
+
+Result<void> Engine::validate_beams(const EngineRequest& req) const {
+  const BeamParams& b = req.beam;
+  const int32_t limit = std::min(BeamParams::kMaxBeams, opts_.max_running);
+  if (b.num_beams < 0 || b.num_beams > limit)
+    return Error{ErrorCode::kBadField, "num_beams", "must be in [1, " + std::to_string(limit) + "] (at most " + std::to_string(BeamParams::kMaxBeams) +
+                                                        " and at most the sequences this server runs together), got " + std::to_string(b.num_beams)};
+  if (b.n_results < 1 || b.n_results > b.num_beams)
+    return Error{ErrorCode::kBadField, "n", "must be in [1, num_beams = " + std::to_string(b.num_beams) + "] with beam search, got " + std::to_string(b.n_results)};
+  if (!std::isfinite(b.length_penalty)) return Error{ErrorCode::kBadField, "length_penalty", "must be a finite number"};
+  const int32_t need = BeamSearch::blocks_needed(int32_t(req.prompt.size()), req.max_tokens, b.num_beams, kv_pool_->block_size());
+  if (need > kv_pool_->n_blocks())
+    return Error{ErrorCode::kBadField, "num_beams", std::to_string(b.num_beams) + " beams of " + std::to_string(req.max_tokens) + " tokens need " + std::to_string(need) +
+                                                        " KV blocks, the cache has " + std::to_string(kv_pool_->n_blocks()) + "; use fewer beams or a smaller max_tokens"};
+  return {};
 }
 
 void Engine::clear_cache() {
@@ -123,15 +149,25 @@ bool Engine::start(Sequence& s) {
       hash = hashes.empty() ? 0 : hashes.back();
     }
   }
-  if (!kv->reserve(int32_t(prompt.size()) + s.req.max_tokens)) return false;  // pool full: wait
+  // A beam request's cache holds the prompt; its beams grow on demand from a reservation.
+  const int32_t positions = int32_t(prompt.size()) + (s.req.beam.num_beams > 0 ? 0 : s.req.max_tokens);
+  if (!kv->reserve(positions)) return false;  // pool full: wait
   kv->set_n_past(matched);
-  s.kv = std::move(kv);
+  auto sampler = std::make_unique<Sampler>(s.req.sampling, model_.config().n_vocab);
+  for (int32_t t : prompt) sampler->accept(t);
+  if (s.req.beam.num_beams > 0) {
+    BeamSearch::Settings bs_settings{s.req.beam, s.req.max_tokens, s.req.min_tokens, s.req.ignore_eos,
+                                     s.req.want_logprobs, s.req.top_logprobs};
+    s.beams = BeamSearch::create(std::move(bs_settings), std::move(*kv), int32_t(prompt.size()), *sampler);
+    if (!s.beams) return false;  // its blocks cannot be promised yet: wait
+  } else {
+    s.kv = std::move(kv);
+    s.sampler = std::move(sampler);
+  }
   s.n_prefilled = matched;
   s.n_published = matched / bs;
   s.last_hash = hash;
   s.history = prompt;
-  s.sampler = std::make_unique<Sampler>(s.req.sampling, model_.config().n_vocab);
-  for (int32_t t : prompt) s.sampler->accept(t);
   std::lock_guard<std::mutex> lock(mu_);
   stats_.prefix_hit_tokens += matched;
   return true;
@@ -140,10 +176,13 @@ bool Engine::start(Sequence& s) {
 void Engine::publish_full_blocks(Sequence& s) {
   if (!opts_.prefix_cache) return;
   const int32_t bs = kv_pool_->block_size();
-  while ((s.n_published + 1) * bs <= s.kv->n_past()) {
+  // Beams publish only their shared prompt blocks (history holds just the prompt for them).
+  model::KvCache& kv = s.prompt_cache();
+  const int32_t filled = std::min(kv.n_past(), int32_t(s.history.size()));
+  while ((s.n_published + 1) * bs <= filled) {
     std::span<const int32_t> toks(s.history.data() + int64_t(s.n_published) * bs, size_t(bs));
     s.last_hash = model::KvBlockPool::chain_hash(s.last_hash, toks);
-    kv_pool_->publish(s.kv->blocks()[s.n_published], s.last_hash, toks);
+    kv_pool_->publish(kv.blocks()[s.n_published], s.last_hash, toks);
     ++s.n_published;
   }
 }
@@ -181,6 +220,28 @@ void Engine::finish(Sequence& s, FinishReason why, std::string error) {
   emit(s, std::move(ev));
 }
 
+void Engine::advance_beams(Sequence& s, std::span<const float* const> rows, const std::vector<int32_t>& eog_ids) {
+  s.n_generated += int32_t(rows.size());
+  switch (s.beams->advance(rows, model_.config().n_vocab, eog_ids)) {
+    case BeamSearch::Status::kRunning:
+      return;
+    case BeamSearch::Status::kOutOfBlocks:
+      // The reservation makes this unreachable; failing the request beats corrupting a cache.
+      finish(s, FinishReason::kError, "beam search ran out of KV blocks");
+      return;
+    case BeamSearch::Status::kDone:
+      break;
+  }
+  s.done = true;
+  TokenEvent ev;
+  ev.beams = s.beams->results();
+  ev.finish = ev.beams.empty() ? FinishReason::kStop : ev.beams.front().finish;
+  ev.n_prompt = int32_t(s.req.prompt.size());
+  for (const BeamResult& b : ev.beams) ev.n_generated += int32_t(b.tokens.size());
+  s.beams.reset();  // every beam's blocks and the reservation go back now, before the stats
+  emit(s, std::move(ev));
+}
+
 void Engine::loop() {
   std::vector<std::unique_ptr<Sequence>> running;
   // End-of-generation ids, masked while min_tokens is unmet or ignore_eos is set.
@@ -198,7 +259,10 @@ void Engine::loop() {
       if (stop_) break;
       clear = std::exchange(clear_requested_, false);
       // Take waiting requests for the free slots (FIFO); they start below, outside the lock.
-      while (int32_t(running.size() + admitted.size()) < opts_.max_running && !queue_.empty()) {
+      int32_t used = 0;
+      for (const auto& s : running) used += s->slots();
+      while (!queue_.empty() && used + queue_.front()->slots() <= opts_.max_running) {
+        used += queue_.front()->slots();
         admitted.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
@@ -223,8 +287,10 @@ void Engine::loop() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       stats_.queued = int64_t(queue_.size());
-      stats_.running = int64_t(running.size());
+      stats_.running = 0;
+      for (const auto& s : running) stats_.running += s->slots();
       stats_.kv_blocks_used = kv_pool_->n_in_use();
+      stats_.kv_blocks_reserved = kv_pool_->n_reserved();
       stats_.kv_blocks_cached = kv_pool_->n_cached();
       stats_.kv_bytes = int64_t(kv_pool_->n_in_use()) * int64_t(kv_pool_->block_bytes());
     }
@@ -241,7 +307,8 @@ void Engine::step(std::vector<std::unique_ptr<Sequence>>& running, const std::ve
   std::erase_if(running, [](const auto& s) { return s->done; });
   if (running.empty()) return;
 
-  // One chunk per sequence: the next piece of its prompt, or its pending token.
+  // One chunk per sequence: the next piece of its prompt, or its pending token (one per live
+  // beam of a beam request).
   std::vector<model::SeqChunk> chunks;
   std::vector<Sequence*> owners;
   int32_t budget = std::max(1, opts_.prefill_budget);
@@ -253,20 +320,29 @@ void Engine::step(std::vector<std::unique_ptr<Sequence>>& running, const std::ve
       const int32_t n = std::min(budget, n_prompt - s->n_prefilled);
       budget -= n;
       model::SeqChunk c;
-      c.kv = s->kv.get();
+      c.kv = &s->prompt_cache();
       c.tokens = std::span<const int32_t>(s->req.prompt.data() + s->n_prefilled, size_t(n));
       c.no_logits = s->n_prefilled + n < n_prompt;
       s->n_prefilled += n;
       prompt_tokens += n;
       chunks.push_back(c);
+      owners.push_back(s.get());
+    } else if (s->beams) {
+      for (size_t b = 0; b < s->beams->n_live(); ++b) {
+        model::SeqChunk c;
+        c.kv = &s->beams->kv(b);
+        c.tokens = std::span<const int32_t>(s->beams->pending(b), 1);
+        chunks.push_back(c);
+        owners.push_back(s.get());
+      }
     } else {
       model::SeqChunk c;
       c.kv = s->kv.get();
       s->history.push_back(s->pending);
       c.tokens = std::span<const int32_t>(&s->history.back(), 1);
       chunks.push_back(c);
+      owners.push_back(s.get());
     }
-    owners.push_back(s.get());
   }
 
   model::ForwardOutput out;
@@ -276,13 +352,23 @@ void Engine::step(std::vector<std::unique_ptr<Sequence>>& running, const std::ve
     return;
   }
 
-  for (Sequence* s : owners) publish_full_blocks(*s);
+  for (size_t i = 0; i < owners.size(); ++i)
+    if (i == 0 || owners[i] != owners[i - 1]) publish_full_blocks(*owners[i]);
   const int32_t V = model_.config().n_vocab;
   std::vector<float> logits(V), logprobs;
   int64_t generated = 0;
   for (size_t i = 0; i < chunks.size(); ++i) {
     if (chunks[i].no_logits) continue;
     Sequence& s = *owners[i];
+    if (s.beams) {
+      // A beam request's chunks are adjacent: one logits row per live beam.
+      std::vector<const float*> rows;
+      for (; i < chunks.size() && owners[i] == &s; ++i) rows.push_back(out.row(i, 0, V));
+      --i;
+      generated += int64_t(rows.size());
+      advance_beams(s, rows, eog_ids);
+      continue;
+    }
     const float* row = out.row(i, 0, V);
     std::copy(row, row + V, logits.begin());
     if (s.req.ignore_eos || s.n_generated < s.req.min_tokens)

@@ -33,7 +33,7 @@ struct EngineOptions {
 
 struct EngineStats {
   int64_t queued = 0;              // waiting for a slot
-  int64_t running = 0;             // sequences in the batch
+  int64_t running = 0;             // sequences in the batch (a beam request counts num_beams)
   int64_t prompt_tokens = 0;       // totals since start
   int64_t generated_tokens = 0;
   int64_t steps = 0;
@@ -41,6 +41,7 @@ struct EngineStats {
   int64_t kv_blocks_total = 0;
   int64_t kv_blocks_used = 0;      // referenced by running sequences
   int64_t kv_blocks_cached = 0;    // unreferenced, kept for prefix reuse (evictable)
+  int64_t kv_blocks_reserved = 0;  // promised to running beam searches, not allocated yet
   int64_t prefix_hit_tokens = 0;   // prompt tokens taken from cached blocks instead of computed
 };
 
@@ -54,8 +55,10 @@ class Engine {
 
   // Validates and queues a request. on_event runs on the engine thread for every token and once
   // more (or only) with a finish reason; it must be quick and must not call back into the engine.
-  // Errors: kBadField (empty prompt, bad sampling field — `where` names it), kLimit with where
-  // "context" (prompt + max_tokens > n_ctx) or "queue" (full: retry later).
+  // Errors: kBadField (empty prompt, bad sampling field — `where` names it; "num_beams" also
+  // when beams exceed min(8, max_running) or the KV pool), kLimit with where "context" (prompt +
+  // max_tokens > n_ctx) or "queue" (full: retry later). A beam request (req.beam.num_beams ≥ 1)
+  // takes num_beams batch slots and gets no token events, only a last one with its results.
   Result<std::shared_ptr<RequestHandle>> submit(EngineRequest req, TokenEventFn on_event);
 
   EngineStats stats() const;
@@ -73,7 +76,11 @@ class Engine {
   void emit(Sequence& s, TokenEvent ev);  // into outbox_; the last event takes the callback along
   void deliver();                          // runs the outbox's callbacks, after stats are current
   bool start(Sequence& s);          // blocks for the sequence, reusing a cached prefix
+  Result<void> validate_beams(const EngineRequest& req) const;
   void publish_full_blocks(Sequence& s);
+  // Hands a beam request's logits rows (one per live beam) to its search; emits its results
+  // when the search is over.
+  void advance_beams(Sequence& s, std::span<const float* const> rows, const std::vector<int32_t>& eog_ids);
 
   model::Model& model_;
   EngineOptions opts_;

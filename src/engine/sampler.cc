@@ -100,18 +100,23 @@ void Sampler::apply_penalties(std::span<float> logits) const {
   }
 }
 
-int32_t Sampler::sample(std::span<float> logits) {
-  assert(!logits.empty());
+void Sampler::adjust(std::span<float> logits) const {
   for (const auto& [id, bias] : params_.logit_bias)
     if (static_cast<size_t>(id) < logits.size()) logits[id] += bias;
   apply_penalties(logits);
+  for (float& v : logits)
+    if (std::isnan(v)) v = kNegInf;
+}
 
-  // One pass: scrub NaN and find the argmax (the first maximum is the lowest id).
+int32_t Sampler::sample(std::span<float> logits) {
+  assert(!logits.empty());
+  adjust(logits);
+
+  // The argmax: the first maximum is the lowest id.
   int32_t best = 0;
   float best_logit = kNegInf;
   for (size_t i = 0; i < logits.size(); ++i) {
-    float v = logits[i];
-    if (std::isnan(v)) logits[i] = v = kNegInf;
+    const float v = logits[i];
     if (v > best_logit) {
       best_logit = v;
       best = static_cast<int32_t>(i);

@@ -64,6 +64,10 @@ class Sampler {
   // own scratch, so temperature and filters are not visible there. Returns the chosen id.
   int32_t sample(std::span<float> logits);
 
+  // Steps 1-2 alone, in place: logit_bias, then the penalties; NaN becomes -inf. Beam search
+  // ranks continuations by the log-softmax of these values (it never draws).
+  void adjust(std::span<float> logits) const;
+
   // out[i] = logits[i] - logsumexp(logits); out.size() == logits.size(). For API logprobs.
   static void log_softmax(std::span<const float> logits, std::span<float> out);
 
