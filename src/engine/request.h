@@ -34,8 +34,9 @@ struct BeamParams {
   // end-of-generation token); > 0 favours longer, < 0 shorter replies.
   float length_penalty = 1.0f;
   EarlyStopping early_stopping = EarlyStopping::kHeuristic;
-  // Whether the generated tokens (the newest last) contain a stop string; empty = no stop
-  // strings. Runs on the engine thread for every candidate continuation: must be quick.
+  // Whether the generated tokens (the newest last) reach a stop string; empty = no stop
+  // strings. Asked once per token a beam grows by, so it may look only at what the newest
+  // token completes. Runs on the engine thread for every candidate: must be quick.
   std::function<bool(std::span<const int32_t> generated)> is_stopped;
 };
 
