@@ -41,6 +41,7 @@ class ChatFormat {
   bool has_template() const { return tpl_.has_value(); }
   text::BuiltinChatFormat fallback() const { return fallback_; }
   const std::string& bos_token() const { return bos_; }
+  const std::string& eos_token() const { return eos_; }
   // "template" or the built-in format's name, for the log.
   std::string describe() const;
 
