@@ -8,10 +8,58 @@ namespace shuo::kernels {
 namespace {
 // Weight rows processed together for a multi-token matmul (their blocks stay in L1/L2).
 constexpr int64_t kRowBlock = 16;
+// The tiled GEMM path (gemm.h): tiles of 16 rows are packed by the thread that owns them and
+// multiplied with all tokens while the packed tile is hot in L2.
+void matmul_gemm(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y,
+                 tensor::ThreadPool& pool, const VecDotKernels& k, MatmulScratch& scratch, bool int8) {
+  const int64_t cols = w.cols, rows = w.rows;
+  GemmAct act;
+  if (int8) {
+    const int64_t nb = cols / 32, ng16 = cols / 16;
+    if (scratch.act_q8.size() < size_t(n_tokens * nb)) scratch.act_q8.resize(size_t(n_tokens * nb));
+    if (scratch.act_corr.size() < size_t(n_tokens * ng16)) scratch.act_corr.resize(size_t(n_tokens * ng16));
+    BlockQ8A* blocks = scratch.act_q8.data();
+    int32_t* corr = scratch.act_corr.data();
+    pool.parallel_for(
+        n_tokens,
+        [&](int64_t t0, int64_t t1, int) {
+          for (int64_t t = t0; t < t1; ++t) {
+            k.quantize_act(x + t * cols, blocks + t * nb, cols);
+            gemm_act_corr(blocks + t * nb, cols, corr + t * ng16);
+          }
+        },
+        1);
+    act.blocks = blocks;
+    act.corr = corr;
+  }
+  if (scratch.pack.size() < size_t(pool.size())) scratch.pack.resize(size_t(pool.size()));
+  const int64_t n_tiles = (rows + kGemmRows - 1) / kGemmRows;
+  pool.parallel_for(
+      n_tiles,
+      [&](int64_t a, int64_t b, int thread) {
+        GemmPackBuffers& buf = scratch.pack[size_t(thread)];
+        for (int64_t tile = a; tile < b; ++tile) {
+          const int64_t r0 = tile * kGemmRows;
+          const int nr = int(std::min<int64_t>(kGemmRows, rows - r0));
+          if (int8) {
+            k.gemm_i8(pack_i8_tile(w, r0, nr, buf), act, n_tokens, y + r0, rows, nr);
+          } else {
+            k.gemm_f32(pack_f32_tile(w, r0, nr, buf), x, cols, n_tokens, y + r0, rows, nr);
+          }
+        }
+      },
+      1);
+}
+
 }  // namespace
 
 void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y,
             tensor::ThreadPool& pool, const VecDotKernels& k, MatmulScratch& scratch) {
+  if (n_tokens >= kGemmMinTokens) {
+    if (k.gemm_i8 && k.quantize_act && gemm_i8_type(w.type))
+      return matmul_gemm(w, x, n_tokens, y, pool, k, scratch, true);
+    if (k.gemm_f32 && gemm_f32_type(w.type)) return matmul_gemm(w, x, n_tokens, y, pool, k, scratch, false);
+  }
   const int64_t cols = w.cols, rows = w.rows;
   VecDotFn dot = k.for_type(w.type);
   const VecDotX4Fn dot4 = dot ? k.for_type_x4(w.type) : nullptr;  // 4 tokens per weight row load

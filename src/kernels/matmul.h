@@ -10,6 +10,7 @@
 
 #include "core/result.h"
 #include "format/ggml_types.h"
+#include "kernels/gemm.h"
 #include "kernels/vec_dot.h"
 #include "tensor/thread_pool.h"
 
@@ -42,11 +43,18 @@ struct MatmulScratch {
   std::vector<BlockQ8A> act_q8;
   std::vector<BlockQ8KA> act_q8k;
   std::vector<float> rows;  // [threads, cols]
+  std::vector<int32_t> act_corr;          // GEMM activation group sums (gemm.h GemmAct)
+  std::vector<GemmPackBuffers> pack;      // one per thread
 };
 
-// Same contract as matmul_ref, with the given ISA kernels: activations are converted once per
-// call (to int8 blocks for Q8_0/Q4_0), then each weight row is dotted with every token straight
-// from its stored blocks. Types without a direct kernel (K-quants, …) are converted row by row
+// From this many tokens on, a matmul runs as tiled GEMM (gemm.h) when the ISA level has the
+// kernel for the type; fewer tokens use the row-by-token dot products.
+constexpr int64_t kGemmMinTokens = 4;
+
+// Same contract as matmul_ref, with the given ISA kernels. With ≥ kGemmMinTokens tokens and a
+// GEMM kernel for the type, the rows are packed 16 at a time and run as tiled GEMM. Otherwise
+// activations are converted once per call (to int8 blocks for Q8_0/Q4_0), then each weight row
+// is dotted with every token straight from its stored blocks. Types without a direct kernel (K-quants, …) are converted row by row
 // to float and use the F32 kernel.
 void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y,
             tensor::ThreadPool& pool, const VecDotKernels& k, MatmulScratch& scratch);

@@ -61,6 +61,15 @@ float vec_dot_q4_k_ref(const void* w, const void* x, int64_t n);
 float vec_dot_q5_k_ref(const void* w, const void* x, int64_t n);
 float vec_dot_q6_k_ref(const void* w, const void* x, int64_t n);
 
+// Tiled matrix × matrix kernels (kernels/gemm.h): 16 weight rows × up to 16 tokens per pass.
+struct GemmI8Tile;
+struct GemmF32Tile;
+struct GemmAct;
+using GemmI8Fn = void (*)(const GemmI8Tile& w, const GemmAct& act, int64_t n_tokens, float* y,
+                          int64_t y_stride, int n_rows);
+using GemmF32Fn = void (*)(const GemmF32Tile& w, const float* x, int64_t x_stride, int64_t n_tokens,
+                           float* y, int64_t y_stride, int n_rows);
+
 // One ISA level's kernels. A null entry means "no fast path for this type at this level".
 struct VecDotKernels {
   const char* isa = "scalar";
@@ -70,6 +79,8 @@ struct VecDotKernels {
   VecDotFn q4_1 = nullptr, q5_0 = nullptr, q5_1 = nullptr;
   VecDotX4Fn q8_0_x4 = nullptr, q4_0_x4 = nullptr;  // optional 4-token variants
   VecDotFn q4_k = nullptr, q5_k = nullptr, q6_k = nullptr;
+  GemmI8Fn gemm_i8 = nullptr;    // multi-token matmuls of the int8-unpackable types
+  GemmF32Fn gemm_f32 = nullptr;  // multi-token matmuls of F32/F16/BF16
 
   VecDotFn for_type(format::GgmlType t) const;
   VecDotX4Fn for_type_x4(format::GgmlType t) const;  // nullptr when there is none

@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "kernels/gemm.h"
 #include "kernels/simd_x86.h"
 #include "kernels/vec_dot.h"
 
@@ -232,6 +233,8 @@ VecDotKernels vec_dot_kernels_avx512() {
   k.q4_0_x4 = vec_dot_q4_0_x4_avx512;
   add_k_quant_kernels_avx2(k);
   add_q4_1_q5_kernels_avx2(k);
+  k.gemm_i8 = gemm_i8_avx512;
+  k.gemm_f32 = gemm_f32_avx512;
   return k;
 }
 

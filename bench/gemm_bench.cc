@@ -1,0 +1,80 @@
+// Micro-benchmarks of the matmul driver on one thread: the tiled GEMM path against the
+// row-by-token dot products it replaced (same kernels table with the GEMM entries removed), on
+// random weights of Qwen2-0.5B's matrix shapes. Reports GFLOP/s (2·rows·cols·tokens per call)
+// and weight GB/s, per CPU second, so a busy machine disturbs the ratio less than wall time.
+//   build/bench/gemm_bench --benchmark_filter='Q8_0'
+#include <benchmark/benchmark.h>
+
+#include <random>
+#include <vector>
+
+#include "kernels/matmul.h"
+#include "tensor/quants.h"
+
+using namespace shuo;
+using namespace shuo::kernels;
+using format::GgmlType;
+
+namespace {
+
+struct Fixture {
+  std::vector<uint8_t> data;
+  WeightMatrix w;
+  std::vector<float> x, y;
+};
+
+Fixture make(GgmlType t, int64_t rows, int64_t cols, int64_t tokens) {
+  Fixture f;
+  std::mt19937 rng(1);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  const size_t rb = *format::ggml_row_bytes(t, cols);
+  f.data.resize(rb * size_t(rows));
+  std::vector<float> row(static_cast<size_t>(cols));
+  for (int64_t r = 0; r < rows; ++r) {
+    for (auto& v : row) v = nd(rng);
+    (void)tensor::quantize(t, row.data(), f.data.data() + rb * size_t(r), cols);
+  }
+  f.w = WeightMatrix{t, f.data.data(), rows, cols, rb, "w"};
+  f.x.resize(size_t(tokens * cols));
+  for (auto& v : f.x) v = nd(rng);
+  f.y.resize(size_t(tokens * rows));
+  return f;
+}
+
+// args: type, rows, cols, tokens, gemm (1) or row-by-token (0)
+void BM_Matmul(benchmark::State& state) {
+  const auto t = GgmlType(state.range(0));
+  const int64_t rows = state.range(1), cols = state.range(2), tokens = state.range(3);
+  const CpuFeatures cpu = detect_cpu_features();
+  VecDotKernels k = select_vec_dot_kernels(cpu);
+  if (state.range(4) == 0) {
+    k.gemm_i8 = nullptr;
+    k.gemm_f32 = nullptr;
+  } else if (!k.gemm_i8) {
+    state.SkipWithError("no GEMM kernels at this ISA level");
+    return;
+  }
+  Fixture f = make(t, rows, cols, tokens);
+  tensor::ThreadPool pool(1);
+  MatmulScratch scratch;
+  for (auto _ : state) {
+    matmul(f.w, f.x.data(), tokens, f.y.data(), pool, k, scratch);
+    benchmark::DoNotOptimize(f.y.data());
+  }
+  state.SetLabel(std::string(format::ggml_type_name(t)) + (state.range(4) ? " gemm" : " rows"));
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * double(rows * cols * tokens) * 1e-9,
+                                                 benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["wGB/s"] = benchmark::Counter(double(f.data.size()) * 1e-9,
+                                               benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void shapes(benchmark::internal::Benchmark* b) {
+  for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::F16})
+    for (int64_t tokens : {8, 64, 256})
+      for (int gemm : {0, 1}) b->Args({int64_t(t), 4864, 896, tokens, gemm});
+}
+
+}  // namespace
+
+BENCHMARK(BM_Matmul)->Apply(shapes)->Unit(benchmark::kMillisecond);
+BENCHMARK_MAIN();

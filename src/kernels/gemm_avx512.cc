@@ -1,0 +1,120 @@
+// AVX-512 (+VNNI) tiled GEMM kernels of gemm.h. Per 32-element block, the 16 rows' packed
+// weights are 8 registers loaded once and reused by every token of the pass; each token adds 8
+// vpdpbusd against its broadcast activations, one int→float conversion and one FMA with the
+// combined scales. Scalar references: gemm_ref.cc. Only intrinsics and plain C++ here.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <utility>
+
+#include "kernels/gemm.h"
+
+namespace shuo::kernels {
+
+namespace {
+
+inline __m512i bcast4(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm512_set1_epi32(v);
+}
+
+// One pass over T tokens (T ≤ 16 accumulators stay in registers). G: elements per scale.
+template <int T, int G, bool kMin>
+void pass_i8(const GemmI8Tile& w, const BlockQ8A* act, const int32_t* corr, float* y,
+             int64_t y_stride, __mmask16 mask) {
+  const int64_t nb = w.cols / 32, ng16 = w.cols / 16;
+  const __m512i* wq = reinterpret_cast<const __m512i*>(w.q);
+  __m512 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+  // Fully unrolled token loop: the accumulators must live in registers, not on the stack.
+  for (int64_t b = 0; b < nb; ++b) {
+    __m512i wv[8];
+    for (int k = 0; k < 8; ++k) wv[k] = _mm512_loadu_si512(wq + b * 8 + k);
+    __m512 dv0, dv1, mv;
+    if constexpr (G == 32) {
+      dv0 = _mm512_loadu_ps(w.d + b * 16);
+    } else {
+      dv0 = _mm512_loadu_ps(w.d + (2 * b) * 16);
+      dv1 = _mm512_loadu_ps(w.d + (2 * b + 1) * 16);
+    }
+    if constexpr (kMin) mv = _mm512_loadu_ps(w.m + b * 16);
+#pragma GCC unroll 16
+    for (int t = 0; t < T; ++t) {
+      const BlockQ8A& a = act[t * nb + b];
+      const int32_t* c = corr + t * ng16 + 2 * b;
+      const __m512 da = _mm512_set1_ps(a.d);
+      if constexpr (G == 32) {
+        __m512i s = _mm512_set1_epi32(-(c[0] + c[1]));
+        for (int k = 0; k < 8; ++k) s = _mm512_dpbusd_epi32(s, wv[k], bcast4(a.qs + 4 * k));
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dv0, da), acc[t]);
+      } else {
+        __m512i s0 = _mm512_set1_epi32(-c[0]), s1 = _mm512_set1_epi32(-c[1]);
+        for (int k = 0; k < 4; ++k) s0 = _mm512_dpbusd_epi32(s0, wv[k], bcast4(a.qs + 4 * k));
+        for (int k = 4; k < 8; ++k) s1 = _mm512_dpbusd_epi32(s1, wv[k], bcast4(a.qs + 4 * k));
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_mul_ps(dv0, da), acc[t]);
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s1), _mm512_mul_ps(dv1, da), acc[t]);
+      }
+      if constexpr (kMin) acc[t] = _mm512_fmadd_ps(mv, _mm512_set1_ps(a.sum), acc[t]);
+    }
+  }
+  for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * y_stride, mask, acc[t]);
+}
+
+template <int T>
+void pass_f32(const GemmF32Tile& w, const float* x, int64_t x_stride, float* y, int64_t y_stride,
+              __mmask16 mask) {
+  __m512 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+  for (int64_t c = 0; c < w.cols; ++c) {
+    const __m512 wv = _mm512_loadu_ps(w.w + c * kGemmRows);
+#pragma GCC unroll 16
+    for (int t = 0; t < T; ++t) acc[t] = _mm512_fmadd_ps(wv, _mm512_set1_ps(x[t * x_stride + c]), acc[t]);
+  }
+  for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * y_stride, mask, acc[t]);
+}
+
+// Tables of the passes for 1..16 tokens, so the remainder of a prompt runs one pass too.
+template <int G, bool kMin, size_t... I>
+constexpr auto i8_table(std::index_sequence<I...>) {
+  using Fn = void (*)(const GemmI8Tile&, const BlockQ8A*, const int32_t*, float*, int64_t, __mmask16);
+  return std::array<Fn, sizeof...(I)>{&pass_i8<int(I) + 1, G, kMin>...};
+}
+template <size_t... I>
+constexpr auto f32_table(std::index_sequence<I...>) {
+  using Fn = void (*)(const GemmF32Tile&, const float*, int64_t, float*, int64_t, __mmask16);
+  return std::array<Fn, sizeof...(I)>{&pass_f32<int(I) + 1>...};
+}
+
+constexpr auto kI8G32 = i8_table<32, false>(std::make_index_sequence<kGemmTokens>{});
+constexpr auto kI8G32Min = i8_table<32, true>(std::make_index_sequence<kGemmTokens>{});
+constexpr auto kI8G16 = i8_table<16, false>(std::make_index_sequence<kGemmTokens>{});
+constexpr auto kF32 = f32_table(std::make_index_sequence<kGemmTokens>{});
+
+inline __mmask16 row_mask(int n_rows) { return __mmask16((1u << n_rows) - 1u); }
+
+}  // namespace
+
+void gemm_i8_avx512(const GemmI8Tile& w, const GemmAct& act, int64_t n_tokens, float* y,
+                    int64_t y_stride, int n_rows) {
+  const auto& table = w.group == 16 ? kI8G16 : (w.m ? kI8G32Min : kI8G32);
+  const int64_t nb = w.cols / 32, ng16 = w.cols / 16;
+  const __mmask16 mask = row_mask(n_rows);
+  for (int64_t t0 = 0; t0 < n_tokens; t0 += kGemmTokens) {
+    const int64_t nt = std::min<int64_t>(kGemmTokens, n_tokens - t0);
+    table[size_t(nt - 1)](w, act.blocks + t0 * nb, act.corr + t0 * ng16, y + t0 * y_stride, y_stride, mask);
+  }
+}
+
+void gemm_f32_avx512(const GemmF32Tile& w, const float* x, int64_t x_stride, int64_t n_tokens,
+                     float* y, int64_t y_stride, int n_rows) {
+  const __mmask16 mask = row_mask(n_rows);
+  for (int64_t t0 = 0; t0 < n_tokens; t0 += kGemmTokens) {
+    const int64_t nt = std::min<int64_t>(kGemmTokens, n_tokens - t0);
+    kF32[size_t(nt - 1)](w, x + t0 * x_stride, x_stride, y + t0 * y_stride, y_stride, mask);
+  }
+}
+
+}  // namespace shuo::kernels

@@ -1,0 +1,49 @@
+// Scalar references of the tiled GEMM kernels (gemm.h): the same packed inputs and the same
+// arithmetic as the SIMD kernels, one lane at a time. Kept forever; tests compare against them.
+#include <cmath>
+
+#include "kernels/gemm.h"
+
+namespace shuo::kernels {
+
+void gemm_i8_ref(const GemmI8Tile& w, const GemmAct& act, int64_t n_tokens, float* y,
+                 int64_t y_stride, int n_rows) {
+  const int64_t nb = w.cols / 32, ng16 = w.cols / 16;
+  const int per_block = 32 / w.group;  // d groups per 32-element block
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    const BlockQ8A* a = act.blocks + t * nb;
+    const int32_t* corr = act.corr + t * ng16;
+    for (int r = 0; r < n_rows; ++r) {
+      float acc = 0.0f;
+      for (int64_t b = 0; b < nb; ++b) {
+        for (int part = 0; part < per_block; ++part) {
+          const int len = w.group;
+          const int64_t c0 = b * 32 + part * len;
+          int32_t s = 0;
+          for (int c = 0; c < len; ++c) {
+            const int64_t col = c0 + c;
+            const uint8_t wq = w.q[((col / 4) * kGemmRows + r) * 4 + col % 4];
+            s += int32_t(wq) * int32_t(a[b].qs[part * len + c]);
+          }
+          for (int h = 0; h < len / 16; ++h) s -= corr[c0 / 16 + h];
+          const float dw = w.d[(c0 / len) * kGemmRows + r];
+          acc = std::fma(float(s), dw * a[b].d, acc);
+        }
+        if (w.m) acc = std::fma(w.m[b * kGemmRows + r], a[b].sum, acc);
+      }
+      y[t * y_stride + r] = acc;
+    }
+  }
+}
+
+void gemm_f32_ref(const GemmF32Tile& w, const float* x, int64_t x_stride, int64_t n_tokens, float* y,
+                  int64_t y_stride, int n_rows) {
+  for (int64_t t = 0; t < n_tokens; ++t)
+    for (int r = 0; r < n_rows; ++r) {
+      float acc = 0.0f;
+      for (int64_t c = 0; c < w.cols; ++c) acc = std::fma(w.w[c * kGemmRows + r], x[t * x_stride + c], acc);
+      y[t * y_stride + r] = acc;
+    }
+}
+
+}  // namespace shuo::kernels

@@ -1,0 +1,195 @@
+// The tiled GEMM (kernels/gemm.h): int8 unpacking is bit-exact with dequantize, the AVX-512
+// kernels match their scalar references on the same packed tiles (odd token and row counts),
+// and the packed tiles multiply to the same result as the row-by-row float reference.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "kernels/gemm.h"
+#include "kernels/matmul.h"
+#include "tensor/quants.h"
+#include "tensor/quants_i8.h"
+
+using namespace shuo;
+using namespace shuo::kernels;
+using format::GgmlType;
+
+namespace {
+
+const GgmlType kI8Types[] = {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0,
+                             GgmlType::Q5_1, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
+
+std::vector<float> random_floats(int64_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+struct Matrix {
+  std::vector<uint8_t> data;
+  WeightMatrix w;
+};
+
+Matrix random_matrix(GgmlType t, int64_t rows, int64_t cols, uint32_t seed) {
+  Matrix m;
+  const size_t rb = *format::ggml_row_bytes(t, cols);
+  m.data.resize(rb * size_t(rows));
+  for (int64_t r = 0; r < rows; ++r) {
+    auto x = random_floats(cols, seed + uint32_t(r));
+    EXPECT_TRUE(tensor::quantize(t, x.data(), m.data.data() + rb * size_t(r), cols).ok());
+  }
+  m.w = WeightMatrix{t, m.data.data(), rows, cols, rb, "w"};
+  return m;
+}
+
+bool have_avx512() {
+  const CpuFeatures cpu = detect_cpu_features();
+  return cpu.has_avx512() && cpu.avx512vnni && cpu.has_avx2_fma();
+}
+
+}  // namespace
+
+TEST(QuantsI8, UnpackIsBitExactWithDequantize) {
+  for (GgmlType t : kI8Types) {
+    const int64_t n = 512;
+    const auto x = random_floats(n, 3);
+    std::vector<uint8_t> row(*format::ggml_row_bytes(t, n));
+    ASSERT_TRUE(tensor::quantize(t, x.data(), row.data(), n).ok());
+    std::vector<float> want(n);
+    ASSERT_TRUE(tensor::dequantize(t, row.data(), want.data(), n).ok());
+    const tensor::I8Layout lay = tensor::i8_layout(t);
+    std::vector<int8_t> q(n);
+    std::vector<float> d(n / lay.group), m(n / 32, 0.0f);
+    tensor::unpack_row_i8(t, row.data(), n, q.data(), d.data(), m.data());
+    for (int64_t i = 0; i < n; ++i) {
+      float v = d[i / lay.group] * float(q[i]);
+      if (lay.has_min) v = v + m[i / 32];
+      ASSERT_EQ(v, want[i]) << format::ggml_type_name(t) << " element " << i;
+    }
+  }
+}
+
+TEST(QuantsI8, OnlyIntegerBlockTypesUnpack) {
+  EXPECT_TRUE(tensor::can_unpack_i8(GgmlType::Q6_K));
+  EXPECT_FALSE(tensor::can_unpack_i8(GgmlType::F16));
+  EXPECT_FALSE(tensor::can_unpack_i8(GgmlType::TQ2_0));
+  EXPECT_EQ(tensor::i8_layout(GgmlType::Q6_K).group, 16);
+  EXPECT_TRUE(tensor::i8_layout(GgmlType::Q4_K).has_min);
+  EXPECT_FALSE(tensor::i8_layout(GgmlType::Q8_0).has_min);
+}
+
+// The packed-tile reference against plain float math on the dequantized weights and
+// dequantized activations: checks the packing and the +128 correction.
+TEST(Gemm, I8ReferenceMatchesDequantizedMath) {
+  for (GgmlType t : kI8Types) {
+    const int64_t cols = 512, n_tok = 3;
+    const int rows = 11;  // a partial tile
+    Matrix m = random_matrix(t, rows, cols, 50);
+    const auto x = random_floats(n_tok * cols, 9);
+    std::vector<BlockQ8A> blocks(size_t(n_tok * cols / 32));
+    std::vector<int32_t> corr(size_t(n_tok * cols / 16));
+    for (int64_t tk = 0; tk < n_tok; ++tk) {
+      quantize_act_ref(x.data() + tk * cols, blocks.data() + tk * cols / 32, cols);
+      gemm_act_corr(blocks.data() + tk * cols / 32, cols, corr.data() + tk * cols / 16);
+    }
+    GemmPackBuffers buf;
+    const GemmI8Tile tile = pack_i8_tile(m.w, 0, rows, buf);
+    std::vector<float> got(size_t(n_tok * rows));
+    gemm_i8_ref(tile, GemmAct{blocks.data(), corr.data()}, n_tok, got.data(), rows, rows);
+    for (int64_t tk = 0; tk < n_tok; ++tk)
+      for (int r = 0; r < rows; ++r) {
+        std::vector<float> wr(cols);
+        row_to_float(m.w, r, wr.data());
+        double want = 0;
+        for (int64_t c = 0; c < cols; ++c) {
+          const BlockQ8A& a = blocks[size_t(tk * cols / 32 + c / 32)];
+          want += double(wr[size_t(c)]) * double(a.d) * double(a.qs[c % 32]);
+        }
+        ASSERT_NEAR(got[size_t(tk * rows + r)], want, 1e-3 * (1.0 + std::fabs(want)))
+            << format::ggml_type_name(t) << " token " << tk << " row " << r;
+      }
+  }
+}
+
+TEST(Gemm, I8Avx512MatchesReference) {
+  if (!have_avx512()) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
+  for (GgmlType t : kI8Types) {
+    const int64_t cols = 768;
+    for (int rows : {16, 5}) {
+      Matrix m = random_matrix(t, rows, cols, 70);
+      GemmPackBuffers buf;
+      const GemmI8Tile tile = pack_i8_tile(m.w, 0, rows, buf);
+      for (int64_t n_tok : {1, 4, 15, 16, 17, 37}) {
+        const auto x = random_floats(n_tok * cols, 13);
+        std::vector<BlockQ8A> blocks(size_t(n_tok * cols / 32));
+        std::vector<int32_t> corr(size_t(n_tok * cols / 16));
+        for (int64_t tk = 0; tk < n_tok; ++tk) {
+          quantize_act_ref(x.data() + tk * cols, blocks.data() + tk * cols / 32, cols);
+          gemm_act_corr(blocks.data() + tk * cols / 32, cols, corr.data() + tk * cols / 16);
+        }
+        const GemmAct act{blocks.data(), corr.data()};
+        // Stride 20 > rows: the kernel must not write past n_rows in a row of y.
+        const int64_t stride = 20;
+        std::vector<float> want(size_t(n_tok * stride), -7.0f), got(size_t(n_tok * stride), -7.0f);
+        gemm_i8_ref(tile, act, n_tok, want.data(), stride, rows);
+        gemm_i8_avx512(tile, act, n_tok, got.data(), stride, rows);
+        for (size_t i = 0; i < want.size(); ++i)
+          ASSERT_NEAR(got[i], want[i], 1e-5 * (1.0 + std::fabs(want[i])))
+              << format::ggml_type_name(t) << " rows " << rows << " tokens " << n_tok << " i=" << i;
+      }
+    }
+  }
+}
+
+TEST(Gemm, F32Avx512MatchesReference) {
+  if (!have_avx512()) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
+  for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::BF16}) {
+    const int64_t cols = 200;
+    for (int rows : {16, 9}) {
+      Matrix m = random_matrix(t, rows, cols, 90);
+      GemmPackBuffers buf;
+      const GemmF32Tile tile = pack_f32_tile(m.w, 0, rows, buf);
+      for (int64_t n_tok : {1, 7, 16, 33}) {
+        const int64_t x_stride = cols + 3;
+        const auto x = random_floats(n_tok * x_stride, 17);
+        const int64_t stride = 19;
+        std::vector<float> want(size_t(n_tok * stride), -7.0f), got(size_t(n_tok * stride), -7.0f);
+        gemm_f32_ref(tile, x.data(), x_stride, n_tok, want.data(), stride, rows);
+        gemm_f32_avx512(tile, x.data(), x_stride, n_tok, got.data(), stride, rows);
+        for (size_t i = 0; i < want.size(); ++i)
+          ASSERT_NEAR(got[i], want[i], 1e-4 * (1.0 + std::fabs(want[i])))
+              << format::ggml_type_name(t) << " rows " << rows << " tokens " << n_tok << " i=" << i;
+      }
+    }
+  }
+}
+
+// The whole driver on the GEMM path (≥ kGemmMinTokens tokens, rows not a multiple of 16)
+// against matmul_ref on float weights.
+TEST(Gemm, MatmulDriverUsesGemmAndMatchesReference) {
+  if (!have_avx512()) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
+  const VecDotKernels k = vec_dot_kernels_avx512();
+  ASSERT_NE(k.gemm_i8, nullptr);
+  ASSERT_NE(k.gemm_f32, nullptr);
+  tensor::ThreadPool pool(2);
+  for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::F16,
+                     GgmlType::BF16, GgmlType::F32}) {
+    const int64_t rows = 45, cols = 512;
+    Matrix m = random_matrix(t, rows, cols, 110);
+    for (int64_t n_tok : {kGemmMinTokens, int64_t(21)}) {
+      const auto x = random_floats(n_tok * cols, 5);
+      std::vector<float> want(size_t(n_tok * rows)), got(size_t(n_tok * rows));
+      matmul_ref(m.w, x.data(), n_tok, want.data(), pool);
+      MatmulScratch scratch;
+      matmul(m.w, x.data(), n_tok, got.data(), pool, k, scratch);
+      EXPECT_EQ(scratch.pack.size(), size_t(pool.size())) << "the GEMM path was not taken";
+      const double tol = gemm_i8_type(t) ? 0.05 * std::sqrt(double(cols)) : 1e-3;
+      for (size_t i = 0; i < want.size(); ++i)
+        ASSERT_NEAR(got[i], want[i], tol) << format::ggml_type_name(t) << " tokens " << n_tok << " i=" << i;
+    }
+  }
+}
