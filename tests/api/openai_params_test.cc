@@ -95,10 +95,46 @@ TEST(OpenAiParams, WrongTypesAndRangesNameTheField) {
   }
   // Brackets inside strings do not count as nesting.
   EXPECT_TRUE(parse_completion_request(R"({"prompt":"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{"})").ok());
-  Error beams = parse_error(R"({"prompt":"x","num_beams":4})");
-  EXPECT_EQ(beams.code, ErrorCode::kUnsupported);
-  EXPECT_EQ(to_api_error(beams).status, 400);
-  EXPECT_NE(beams.message.find("beam search is not supported yet"), std::string::npos);
+}
+
+TEST(OpenAiParams, BeamSearchFields) {
+  auto r = parse_completion_request(R"({"prompt":"x","num_beams":4,"n":3,"length_penalty":0.5,"early_stopping":"never"})");
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  EXPECT_EQ(r->gen.num_beams, 4);
+  EXPECT_EQ(r->gen.n, 3);
+  EXPECT_FLOAT_EQ(r->gen.length_penalty, 0.5f);
+  EXPECT_EQ(r->gen.early_stopping, engine::EarlyStopping::kNever);
+  // do_sample false is explicit beam search; absent is taken as false (Hugging Face's default).
+  auto c = parse_chat_request(R"({"messages":[{"role":"user","content":"x"}],"num_beams":2,"do_sample":false,"early_stopping":true})");
+  ASSERT_TRUE(c.ok()) << c.error().to_string();
+  EXPECT_EQ(c->gen.num_beams, 2);
+  EXPECT_EQ(c->gen.early_stopping, engine::EarlyStopping::kFirst);
+  EXPECT_EQ(parse_completion_request(R"({"prompt":"x"})")->gen.num_beams, 1);
+  EXPECT_EQ(parse_completion_request(R"({"prompt":"x","early_stopping":false})")->gen.early_stopping,
+            engine::EarlyStopping::kHeuristic);
+
+  struct Case {
+    const char* body;
+    const char* where;
+  } cases[] = {
+      {R"({"prompt":"x","num_beams":2,"do_sample":true})", "do_sample"},
+      {R"({"prompt":"x","num_beams":9})", "num_beams"},
+      {R"({"prompt":"x","num_beams":0})", "num_beams"},
+      {R"({"prompt":"x","num_beams":"4"})", "num_beams"},
+      {R"({"prompt":"x","num_beams":3,"n":4})", "n"},
+      {R"({"prompt":"x","num_beams":3,"length_penalty":11})", "length_penalty"},
+      {R"({"prompt":"x","num_beams":3,"length_penalty":"long"})", "length_penalty"},
+      {R"({"prompt":"x","num_beams":3,"early_stopping":"sometimes"})", "early_stopping"},
+      {R"({"prompt":"x","num_beams":3,"early_stopping":1})", "early_stopping"},
+  };
+  for (const auto& k : cases) {
+    Error e = parse_error(k.body);
+    EXPECT_EQ(e.code, ErrorCode::kBadField) << k.body;
+    EXPECT_EQ(e.where, k.where) << k.body << " → " << e.to_string();
+    EXPECT_EQ(to_api_error(e).status, 400) << k.body;
+  }
+  // One beam is no beam search: do_sample true stays sampling.
+  EXPECT_TRUE(parse_completion_request(R"({"prompt":"x","num_beams":1,"do_sample":true})").ok());
 }
 
 TEST(OpenAiParams, ChatMessages) {

@@ -356,10 +356,81 @@ TEST_F(OpenAiServer, BadRequestsName400Fields) {
   expect_bad("/v1/embeddings", R"({"input":"x","encoding_format":"int8"})", "encoding_format");
   expect_bad("/tokenize", R"({"content":5})", "content");
   expect_bad("/detokenize", R"({"tokens":[1,-2]})", "tokens[1]");
+}
 
-  Reply beams = post(port(), "/v1/completions", std::string(R"({"prompt":"x","num_beams":2})"));
-  EXPECT_EQ(beams.status, 400);
-  EXPECT_NE(json_of(beams)["error"]["message"].get<std::string>().find("beam search is not supported yet"), std::string::npos);
+// Σ token_logprobs of a legacy-logprobs completion choice.
+double logprob_sum(const Json& choice) {
+  double sum = 0.0;
+  for (const Json& v : choice["logprobs"]["token_logprobs"]) sum += v.get<double>();
+  return sum;
+}
+
+TEST_F(OpenAiServer, BeamSearchReturnsTheNBestBeams) {
+  Json body = {{"prompt", "Lily had a"}, {"max_tokens", 16}, {"num_beams", 3}, {"n", 2},
+               {"do_sample", false}, {"logprobs", 0}, {"ignore_eos", true}};
+  Json a = completion(body);
+  ASSERT_EQ(a["choices"].size(), 2u) << a.dump();
+  EXPECT_EQ(a["choices"][0]["index"], 0);
+  EXPECT_EQ(a["choices"][1]["index"], 1);
+  EXPECT_NE(a["choices"][0]["text"], a["choices"][1]["text"]);
+  for (const Json& c : a["choices"]) {
+    EXPECT_EQ(c["finish_reason"], "length");
+    EXPECT_EQ(c["logprobs"]["token_logprobs"].size(), 16u);
+  }
+  // Best first (equal lengths: the sum decides), and at least as likely as greedy decoding.
+  EXPECT_GE(logprob_sum(a["choices"][0]), logprob_sum(a["choices"][1]) - 1e-4);
+  Json greedy = completion({{"prompt", "Lily had a"}, {"max_tokens", 16}, {"temperature", 0}, {"logprobs", 0}, {"ignore_eos", true}});
+  EXPECT_GE(logprob_sum(a["choices"][0]), logprob_sum(greedy["choices"][0]) - 1e-4);
+  EXPECT_EQ(a["usage"]["prompt_tokens"], 4);
+  EXPECT_EQ(a["usage"]["completion_tokens"], 32);
+
+  // Deterministic: the same request gives the same choices.
+  Json b = completion(body);
+  ASSERT_EQ(b["choices"].size(), 2u);
+  EXPECT_EQ(b["choices"][0]["text"], a["choices"][0]["text"]);
+  EXPECT_EQ(b["choices"][1]["text"], a["choices"][1]["text"]);
+
+  // Streaming sends the same choices once the search is over.
+  body["stream"] = true;
+  std::vector<std::string> finish;
+  Reply r = post(port(), "/v1/completions", body);
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto texts = stream_texts(sse_json(r.body), false, &finish);
+  ASSERT_EQ(texts.size(), 2u);
+  EXPECT_EQ(texts[0], a["choices"][0]["text"]);
+  EXPECT_EQ(texts[1], a["choices"][1]["text"]);
+  EXPECT_EQ(finish[0], "length");
+  EXPECT_NE(r.body.find("data: [DONE]"), std::string::npos);
+}
+
+TEST_F(OpenAiServer, BeamSearchOnChatWithStopStrings) {
+  Json body = {{"messages", {{{"role", "user"}, {"content", "Tell me a story"}}}}, {"max_tokens", 24},
+               {"num_beams", 4}, {"n", 3}, {"length_penalty", 0.0}, {"early_stopping", "never"}};
+  Json all = chat(body);
+  ASSERT_EQ(all["choices"].size(), 3u) << all.dump();
+  // A stop string taken from the best reply ends the beams that reach it; no text after it.
+  const std::string best = all["choices"][0]["message"]["content"];
+  ASSERT_GE(best.size(), 4u) << best;
+  const std::string stop = best.substr(best.size() / 2, 2);
+  body["stop"] = stop;
+  Json cut = chat(body);
+  ASSERT_EQ(cut["choices"].size(), 3u) << cut.dump();
+  int stopped = 0;
+  for (const Json& c : cut["choices"]) {
+    const std::string text = c["message"]["content"];
+    EXPECT_EQ(text.find(stop), std::string::npos) << text;
+    if (c["finish_reason"] == "stop") ++stopped;
+  }
+  EXPECT_GT(stopped, 0);
+}
+
+TEST_F(OpenAiServer, BeamSearchErrors) {
+  expect_bad("/v1/completions", R"({"prompt":"x","num_beams":2,"do_sample":true})", "do_sample");
+  expect_bad("/v1/chat/completions", R"({"messages":[{"role":"user","content":"x"}],"num_beams":3,"do_sample":true})", "do_sample");
+  expect_bad("/v1/completions", R"({"prompt":"x","num_beams":9})", "num_beams");
+  expect_bad("/v1/completions", R"({"prompt":"x","num_beams":3,"n":4})", "n");
+  expect_bad("/v1/completions", R"({"prompt":"x","num_beams":3,"early_stopping":"maybe"})", "early_stopping");
+  expect_bad("/v1/completions", R"({"prompt":"x","num_beams":3,"length_penalty":100})", "length_penalty");
 }
 
 TEST_F(OpenAiServer, ContextLengthExceeded) {
@@ -492,6 +563,17 @@ TEST(OpenAiServeFlags, DisconnectMidStreamFreesTheSlot) {
   c.reset();
   EXPECT_TRUE(wait_for_metric(server.port(), "shuo_engine_running_sequences", 0)) << server.log();
   EXPECT_LT(metric(server.port(), "shuo_engine_generated_tokens_total"), 4000);
+}
+
+TEST(OpenAiServeFlags, BeamsBeyondParallelSequencesAre400) {
+  SHUO_REQUIRE_TESTDATA("stories260K/model.gguf");
+  ServeProcess server({"--parallel", "2"});
+  ASSERT_TRUE(server.ok()) << server.log();
+  Reply r = post(server.port(), "/v1/completions", Json{{"prompt", "x"}, {"num_beams", 3}, {"max_tokens", 4}});
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(json_of(r)["error"]["param"], "num_beams") << r.body;
+  Reply ok = post(server.port(), "/v1/completions", Json{{"prompt", "x"}, {"num_beams", 2}, {"max_tokens", 4}});
+  EXPECT_EQ(ok.status, 200) << ok.body;
 }
 
 TEST(OpenAiServeFlags, FullQueueAnswers429) {

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api/openai/errors.h"
+#include "text/token_stop.h"
 #include "text/utf8.h"
 
 namespace shuo::api::openai {
@@ -147,10 +148,15 @@ class Job : public std::enable_shared_from_this<Job> {
         choices_.push_back(std::move(c));
       }
     }
-    remaining_ = int(choices_.size());
-    size_t index = 0;
-    for (const PreparedPrompt& p : prompts) {
-      for (int j = 0; j < gen_.n; ++j, ++index) {
+    // Sampling: one engine sequence per choice. Beam search: one beam request per prompt,
+    // whose n best beams are the prompt's n choices.
+    const bool beams = gen_.num_beams > 1;
+    const int per_prompt = beams ? 1 : gen_.n;
+    remaining_ = int(prompts.size()) * per_prompt;
+    for (size_t pi = 0; pi < prompts.size(); ++pi) {
+      const PreparedPrompt& p = prompts[pi];
+      for (int j = 0; j < per_prompt; ++j) {
+        const size_t index = pi * size_t(gen_.n) + size_t(j);  // beams: the prompt's first choice
         engine::EngineRequest req;
         req.prompt = p.ids;
         req.sampling = gen_.sampling;
@@ -165,9 +171,21 @@ class Job : public std::enable_shared_from_this<Job> {
         req.ignore_eos = gen_.ignore_eos;
         req.want_logprobs = gen_.want_logprobs;
         req.top_logprobs = gen_.top_logprobs;
+        if (beams) {
+          req.beam.num_beams = gen_.num_beams;
+          req.beam.n_results = gen_.n;
+          req.beam.length_penalty = gen_.length_penalty;
+          req.beam.early_stopping = gen_.early_stopping;
+          if (!gen_.stop.empty()) {
+            const text::Tokenizer* tok = &st_.tokenizer;
+            req.beam.is_stopped = text::TokenStopCheck([tok](int32_t id) { return tok->token_to_piece(id); },
+                                                       gen_.stop, p.strip_leading_space);
+          }
+        }
         auto keep = shared_from_this();
-        auto h = st_.engine.submit(std::move(req), [keep, index](const engine::TokenEvent& ev) {
-          keep->on_event(index, ev);
+        auto h = st_.engine.submit(std::move(req), [keep, index, beams](const engine::TokenEvent& ev) {
+          if (beams) keep->on_beam_event(index, ev);
+          else keep->on_event(index, ev);
         });
         if (!h.ok()) {
           failed_ = true;  // events of the sequences already submitted are dropped from now on
@@ -178,8 +196,11 @@ class Job : public std::enable_shared_from_this<Job> {
           send_error(st_, *responder, h.error());
           return;
         }
-        choices_[index]->handle = std::move(*h);
-        choices_[index]->submitted = Clock::now();
+        // A beam request's choices share its handle: cancelling one cancels the search.
+        for (int k = 0; k < (beams ? gen_.n : 1); ++k) {
+          choices_[index + size_t(k)]->handle = *h;
+          choices_[index + size_t(k)]->submitted = Clock::now();
+        }
       }
     }
     // Still under the lock: once it is released the engine thread may finish the whole job and
@@ -242,6 +263,39 @@ class Job : public std::enable_shared_from_this<Job> {
     if (!c.text_done) {
       emit(index, c.text.finish());
       finish_choice(index, finish_name(ev.finish));
+    }
+    if (--remaining_ == 0) complete();
+  }
+
+  // Engine thread: the one event of a beam request, carrying its best beams, which become the
+  // prompt's choices first..first+n-1. Their text goes through the same ChoiceText path as
+  // sampled tokens (so a stop string cuts it identically); a stream gets it all at once.
+  void on_beam_event(size_t first, const engine::TokenEvent& ev) {
+    std::lock_guard lock(mu_);
+    if (failed_ || ev.finish == engine::FinishReason::kNone) return;
+    if (ev.finish == engine::FinishReason::kError && error_.empty()) error_ = ev.error;
+    if (!ev.beams.empty() && st_.time_to_first_token)
+      st_.time_to_first_token->observe(std::chrono::duration<double>(Clock::now() - start_).count());
+    for (size_t j = 0; j < size_t(gen_.n); ++j) {
+      const size_t index = first + j;
+      Choice& c = *choices_[index];
+      if (j < ev.beams.size()) {
+        const engine::BeamResult& b = ev.beams[j];
+        for (const engine::BeamToken& t : b.tokens) {
+          engine::TokenEvent te;
+          te.token = t.token;
+          te.logprob = t.logprob;
+          te.top = t.top;
+          emit(index, c.text.push(te));
+          if (c.text.stopped()) break;
+        }
+        c.n_generated = int32_t(b.tokens.size());
+        emit(index, c.text.finish());
+        finish_choice(index, c.text.stopped() ? "stop" : finish_name(b.finish));
+      } else {
+        // Cancelled or failed (no beams), or fewer finished beams than n.
+        finish_choice(index, finish_name(ev.finish));
+      }
     }
     if (--remaining_ == 0) complete();
   }

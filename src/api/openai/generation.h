@@ -106,7 +106,8 @@ PreparedPrompt prepare_chat_prompt(const ServiceState& state, const std::string&
 
 // Submits prompts × gen.n sequences (choice index = prompt * n + j) and answers through
 // `responder`: SSE chunks as tokens arrive when gen.stream, else one JSON response when all are
-// done. Submission errors (context, queue full, bad field) are answered as OpenAI errors and
+// done. With gen.num_beams > 1 each prompt is one beam-search request whose n best beams are its
+// choices; a stream then gets their text in one burst when the search ends. Submission errors (context, queue full, bad field) are answered as OpenAI errors and
 // cancel what was already submitted. A client that goes away cancels every sequence.
 void run_generation(ServiceState& state, std::shared_ptr<http::Responder> responder,
                     std::vector<PreparedPrompt> prompts, const GenerationParams& gen,

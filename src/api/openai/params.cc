@@ -122,9 +122,19 @@ Result<GenerationParams> parse_generation(const Json& j) {
   }
   SHUO_ASSIGN(auto do_sample, get_bool(j, "do_sample"));
   if (do_sample && !*do_sample) s.temperature = 0.0f;
-  SHUO_ASSIGN(auto num_beams, get_int(j, "num_beams", 1, 64));
-  if (num_beams && *num_beams > 1)
-    return Error{ErrorCode::kUnsupported, "num_beams", "beam search is not supported yet; use num_beams 1"};
+  SHUO_ASSIGN(auto num_beams, get_int(j, "num_beams", 1, engine::BeamParams::kMaxBeams));
+  g.num_beams = int32_t(num_beams.value_or(1));
+  // Beam search never draws: do_sample true with beams would be beam sampling, which shuo does
+  // not do. Absent do_sample is taken as false here, as Hugging Face's default is.
+  if (g.num_beams > 1 && do_sample && *do_sample)
+    return bad_field("do_sample", "must be false with num_beams > 1 (beam search is deterministic; beam sampling is not supported)");
+  SHUO_ASSIGN(auto length_penalty, get_number(j, "length_penalty", -10.0, 10.0));
+  if (length_penalty) g.length_penalty = float(*length_penalty);
+  if (const Json* es = json_field(j, "early_stopping")) {
+    if (es->is_boolean()) g.early_stopping = es->get<bool>() ? engine::EarlyStopping::kFirst : engine::EarlyStopping::kHeuristic;
+    else if (es->is_string() && es->get<std::string>() == "never") g.early_stopping = engine::EarlyStopping::kNever;
+    else return bad_field("early_stopping", "must be true, false or \"never\"");
+  }
 
   if (const Json* stop = json_field(j, "stop")) {
     if (stop->is_string()) {
@@ -142,6 +152,8 @@ Result<GenerationParams> parse_generation(const Json& j) {
 
   SHUO_ASSIGN(auto n, get_int(j, "n", 1, kMaxChoices));
   g.n = int32_t(n.value_or(1));
+  if (g.num_beams > 1 && g.n > g.num_beams)
+    return bad_field("n", "must be at most num_beams (" + std::to_string(g.num_beams) + ") with beam search: the choices are the n best beams, got " + std::to_string(g.n));
   SHUO_ASSIGN(auto ignore_eos, get_bool(j, "ignore_eos"));
   g.ignore_eos = ignore_eos.value_or(false);
   SHUO_ASSIGN(auto stream, get_bool(j, "stream"));

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/result.h"
+#include "engine/request.h"
 #include "engine/sampler.h"
 
 namespace shuo::api::openai {
@@ -32,7 +33,11 @@ struct GenerationParams {
   int32_t min_tokens = 0;
   bool ignore_eos = false;
   std::vector<std::string> stop;      // ≤ 4, each non-empty
-  int32_t n = 1;                      // choices per prompt
+  int32_t n = 1;                      // choices per prompt (with beams: the n best beams)
+  // Beam search (num_beams > 1, do_sample absent or false): see engine::BeamParams.
+  int32_t num_beams = 1;
+  float length_penalty = 1.0f;
+  engine::EarlyStopping early_stopping = engine::EarlyStopping::kHeuristic;
   bool want_logprobs = false;
   int32_t top_logprobs = 0;           // 0..20
   bool stream = false;
@@ -77,7 +82,7 @@ Result<nlohmann::ordered_json> parse_chat_messages(const nlohmann::ordered_json&
 
 // Errors: kBadField with `where` = the field ("temperature", "messages[1].content"), or "body"
 // for JSON that does not parse or is not an object; kUnsupported for features shuo does not
-// have (num_beams > 1, tools, response_format json); both are 400s.
+// have (tools, response_format json); both are 400s.
 Result<CompletionRequest> parse_completion_request(std::string_view body);
 Result<ChatRequest> parse_chat_request(std::string_view body);
 Result<EmbeddingRequest> parse_embedding_request(std::string_view body);
