@@ -1,6 +1,8 @@
 // Chat prompt rendering: the model's template or the built-in fallback (see chat_format.h).
 #include "api/openai/chat_format.h"
 
+#include "format/gguf.h"
+
 namespace shuo::api::openai {
 
 ChatFormat::ChatFormat(std::optional<text::ChatTemplate> tpl, text::BuiltinChatFormat fallback,
@@ -32,6 +34,25 @@ ChatPrompt ChatFormat::encode(const text::Tokenizer& tok, const std::string& ren
 std::string ChatFormat::describe() const {
   if (tpl_) return "the model's chat template";
   return "the built-in \"" + std::string(text::builtin_chat_format_name(fallback_)) + "\" chat format";
+}
+
+ChatFormat chat_format_for_model(const format::GgufFile& file, std::string_view arch, const text::Tokenizer& tok,
+                                 std::string* warning) {
+  std::optional<text::ChatTemplate> tpl;
+  auto source = file.get_optional<std::string>("tokenizer.chat_template");
+  if (source.ok() && *source) {
+    auto parsed = text::ChatTemplate::parse(**source);
+    if (parsed.ok()) {
+      tpl = std::move(*parsed);
+    } else if (warning) {
+      *warning = "the model's chat template does not parse (" + parsed.error().to_string() + "); using a built-in format";
+    }
+  }
+  const bool llama3 = tok.find_token("<|start_header_id|>") && tok.find_token("<|end_header_id|>") &&
+                      tok.find_token("<|eot_id|>");
+  auto token_string = [&tok](int32_t id) { return id >= 0 ? tok.token_text(id) : std::string(); };
+  return ChatFormat(std::move(tpl), text::builtin_chat_format_for(arch, llama3), token_string(tok.bos_id()),
+                    token_string(tok.eos_id()));
 }
 
 }  // namespace shuo::api::openai

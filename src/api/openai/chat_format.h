@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -12,6 +13,10 @@
 #include "core/result.h"
 #include "text/chat_template.h"
 #include "text/tokenizer.h"
+
+namespace shuo::format {
+class GgufFile;
+}
 
 namespace shuo::api::openai {
 
@@ -50,5 +55,11 @@ class ChatFormat {
   text::BuiltinChatFormat fallback_;
   std::string bos_, eos_;
 };
+
+// The chat format of a loaded model: its GGUF tokenizer.chat_template when it parses, else the
+// built-in format for `arch` (Llama 3's when the vocab has its header tokens). When a template is
+// present but does not parse, `warning` (if given) gets why, for the log.
+ChatFormat chat_format_for_model(const format::GgufFile& file, std::string_view arch, const text::Tokenizer& tok,
+                                 std::string* warning = nullptr);
 
 }  // namespace shuo::api::openai
