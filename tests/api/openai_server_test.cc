@@ -565,6 +565,26 @@ TEST(OpenAiServeFlags, DisconnectMidStreamFreesTheSlot) {
   EXPECT_LT(metric(server.port(), "shuo_engine_generated_tokens_total"), 4000);
 }
 
+TEST(OpenAiServeFlags, DisconnectFreesEveryBeam) {
+  SHUO_REQUIRE_TESTDATA("stories260K/model.gguf");
+  ServeProcess server({"--ctx", "4096"});
+  ASSERT_TRUE(server.ok()) << server.log();
+  Client c(server.port(), kTimeoutMs);
+  // Chat: its stream starts with a role chunk; the beams' text would come only at the end.
+  Json body = {{"messages", {{{"role", "user"}, {"content", "Tell me a story"}}}}, {"max_tokens", 4000},
+               {"ignore_eos", true}, {"stream", true}, {"num_beams", 4}, {"n", 2}};
+  ASSERT_TRUE(c.send(http_request("POST", "/v1/chat/completions", body.dump())));
+  Reply head;
+  ASSERT_TRUE(c.read_head(head));
+  EXPECT_EQ(head.status, 200);
+  ASSERT_TRUE(c.read_chunk().has_value());  // the role chunk
+  EXPECT_TRUE(wait_for_metric(server.port(), "shuo_engine_running_sequences", 4)) << server.log();
+  c.reset();
+  EXPECT_TRUE(wait_for_metric(server.port(), "shuo_engine_running_sequences", 0)) << server.log();
+  EXPECT_EQ(metric(server.port(), "shuo_engine_kv_blocks_used"), 0);
+  EXPECT_LT(metric(server.port(), "shuo_engine_generated_tokens_total"), 4 * 4000);
+}
+
 TEST(OpenAiServeFlags, BeamsBeyondParallelSequencesAre400) {
   SHUO_REQUIRE_TESTDATA("stories260K/model.gguf");
   ServeProcess server({"--parallel", "2"});
