@@ -133,6 +133,16 @@ TEST(OpenAiParams, BeamSearchFields) {
     EXPECT_EQ(e.where, k.where) << k.body << " → " << e.to_string();
     EXPECT_EQ(to_api_error(e).status, 400) << k.body;
   }
+  // vLLM's use_beam_search: best_of (else n) beams.
+  auto v = parse_completion_request(R"({"prompt":"x","use_beam_search":true,"best_of":4,"n":2})");
+  ASSERT_TRUE(v.ok()) << v.error().to_string();
+  EXPECT_EQ(v->gen.num_beams, 4);
+  EXPECT_EQ(v->gen.n, 2);
+  EXPECT_EQ(parse_completion_request(R"({"prompt":"x","use_beam_search":true,"n":3})")->gen.num_beams, 3);
+  EXPECT_EQ(parse_completion_request(R"({"prompt":"x","use_beam_search":true})")->gen.sampling.temperature, 0.0f);
+  EXPECT_EQ(parse_error(R"({"prompt":"x","use_beam_search":true,"best_of":9})").where, "best_of");
+  EXPECT_EQ(parse_error(R"({"prompt":"x","use_beam_search":"yes"})").where, "use_beam_search");
+  EXPECT_EQ(parse_error(R"({"prompt":"x","best_of":3,"n":2})").code, ErrorCode::kUnsupported);
   // One beam is no beam search: do_sample true stays sampling.
   EXPECT_TRUE(parse_completion_request(R"({"prompt":"x","num_beams":1,"do_sample":true})").ok());
 }

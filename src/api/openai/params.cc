@@ -124,10 +124,28 @@ Result<GenerationParams> parse_generation(const Json& j) {
   if (do_sample && !*do_sample) s.temperature = 0.0f;
   SHUO_ASSIGN(auto num_beams, get_int(j, "num_beams", 1, engine::BeamParams::kMaxBeams));
   g.num_beams = int32_t(num_beams.value_or(1));
+  // vLLM's older spelling: use_beam_search with best_of (else n) as the number of beams.
+  SHUO_ASSIGN(auto use_beam_search, get_bool(j, "use_beam_search"));
+  SHUO_ASSIGN(auto best_of, get_int(j, "best_of", 1, kMaxChoices));
+  SHUO_ASSIGN(auto n, get_int(j, "n", 1, kMaxChoices));
+  g.n = int32_t(n.value_or(1));
+  const bool vllm_beams = use_beam_search.value_or(false) && !num_beams;
+  if (vllm_beams) {
+    const int64_t width = best_of.value_or(g.n);
+    if (width > engine::BeamParams::kMaxBeams)
+      return bad_field(best_of ? "best_of" : "n", "must be at most " + std::to_string(engine::BeamParams::kMaxBeams) +
+                                                     " with use_beam_search (the number of beams), got " + std::to_string(width));
+    g.num_beams = int32_t(width);
+    s.temperature = 0.0f;  // one beam is greedy decoding, not sampling
+  }
   // Beam search never draws: do_sample true with beams would be beam sampling, which shuo does
   // not do. Absent do_sample is taken as false here, as Hugging Face's default is.
   if (g.num_beams > 1 && do_sample && *do_sample)
     return bad_field("do_sample", "must be false with num_beams > 1 (beam search is deterministic; beam sampling is not supported)");
+  if (g.num_beams > 1 && g.n > g.num_beams)
+    return bad_field("n", "must be at most num_beams (" + std::to_string(g.num_beams) + ") with beam search: the choices are the n best beams, got " + std::to_string(g.n));
+  if (best_of && *best_of != g.n && !(vllm_beams && *best_of == g.num_beams))
+    return Error{ErrorCode::kUnsupported, "best_of", "best_of other than n is not supported yet (except as the beam width with use_beam_search)"};
   SHUO_ASSIGN(auto length_penalty, get_number(j, "length_penalty", -10.0, 10.0));
   if (length_penalty) g.length_penalty = float(*length_penalty);
   if (const Json* es = json_field(j, "early_stopping")) {
@@ -150,10 +168,6 @@ Result<GenerationParams> parse_generation(const Json& j) {
     SHUO_TRY(text::validate_stop_strings(g.stop));
   }
 
-  SHUO_ASSIGN(auto n, get_int(j, "n", 1, kMaxChoices));
-  g.n = int32_t(n.value_or(1));
-  if (g.num_beams > 1 && g.n > g.num_beams)
-    return bad_field("n", "must be at most num_beams (" + std::to_string(g.num_beams) + ") with beam search: the choices are the n best beams, got " + std::to_string(g.n));
   SHUO_ASSIGN(auto ignore_eos, get_bool(j, "ignore_eos"));
   g.ignore_eos = ignore_eos.value_or(false);
   SHUO_ASSIGN(auto stream, get_bool(j, "stream"));
@@ -165,9 +179,6 @@ Result<GenerationParams> parse_generation(const Json& j) {
       g.include_usage = iu->get<bool>();
     }
   }
-  SHUO_ASSIGN(auto best_of, get_int(j, "best_of", 1, kMaxChoices));
-  if (best_of && *best_of != g.n)
-    return Error{ErrorCode::kUnsupported, "best_of", "best_of other than n is not supported yet"};
   return g;
 }
 
