@@ -208,6 +208,17 @@ TEST(ChildProcess, StdinLinesRoundTripThroughCat) {
   }
 }
 
+TEST(ChildProcess, ClosingStdinIsEndOfFileForTheChild) {
+  auto c = spawn_ok({"cat", {}, "", {}});
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->write_line("last words", soon()).ok());
+  c->close_stdin();
+  EXPECT_EQ(lines_until_exit(*c), (std::vector<std::string>{"stdout:last words", "exit:exited with status 0"}));
+  auto w = c->write_line("too late", soon());
+  ASSERT_FALSE(w.ok());
+  EXPECT_EQ(w.error().message, "the backend's input is closed");
+}
+
 TEST(ChildProcess, TerminateEndsAndReapsTheChild) {
   auto c = spawn_ok({"sleep", {"1000"}, "", {}});
   ASSERT_TRUE(c);
