@@ -15,5 +15,6 @@ void add_tokenize_command(CLI::App& app, int* exit_code);
 void add_quantize_command(CLI::App& app, int* exit_code);
 void add_bench_command(CLI::App& app, int* exit_code);
 void add_serve_command(CLI::App& app, int* exit_code);
+void add_chat_command(CLI::App& app, int* exit_code);
 
 }  // namespace shuo::cli

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   shuo::cli::add_quantize_command(app, &exit_code);
   shuo::cli::add_bench_command(app, &exit_code);
   shuo::cli::add_serve_command(app, &exit_code);
+  shuo::cli::add_chat_command(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
