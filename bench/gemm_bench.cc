@@ -71,7 +71,7 @@ void BM_Matmul(benchmark::State& state) {
 void shapes(benchmark::internal::Benchmark* b) {
   for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::F16})
     for (int64_t tokens : {8, 64, 256})
-      for (int gemm : {0, 1}) b->Args({int64_t(t), 4864, 896, tokens, gemm});
+      for (int gemm : {0, 1}) b->Args({int64_t(t), 896, 4864, tokens, gemm});  // ffn_down: K-quant rows need cols % 256 == 0
 }
 
 }  // namespace

@@ -59,6 +59,17 @@ struct GgufFile::Mapping {
   }
 };
 
+void GgufFile::release_pages(const uint8_t* p, size_t n) const {
+  if (!mapping_ || n == 0) return;
+  const auto base = reinterpret_cast<uintptr_t>(mapping_->addr);
+  const auto page = uintptr_t(sysconf(_SC_PAGESIZE));
+  uintptr_t lo = reinterpret_cast<uintptr_t>(p), hi = lo + n;
+  if (lo < base || hi > base + mapping_->size) return;
+  lo = (lo + page - 1) / page * page;  // inward: neighbours sharing a page stay resident
+  hi = hi / page * page;
+  if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+}
+
 GgufFile::GgufFile(GgufFile&&) noexcept = default;
 GgufFile& GgufFile::operator=(GgufFile&&) noexcept = default;
 GgufFile::~GgufFile() = default;

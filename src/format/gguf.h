@@ -106,6 +106,11 @@ class GgufFile {
 
   // ---- tensors ----
   const std::vector<GgufTensorInfo>& tensors() const { return tensors_; }
+  // The bytes [p, p + n) of a mapped file will not be read again soon (e.g. weights repacked
+  // into another buffer): the whole pages inside the range leave resident memory. A later read
+  // maps them again from the file, so this never changes what the bytes are. No-op for bytes
+  // given to parse().
+  void release_pages(const uint8_t* p, size_t n) const;
   const GgufTensorInfo* find_tensor(std::string_view name) const;
 
  private:

@@ -7,9 +7,9 @@
 //
 // Packed layouts (documented here because the kernels and the packer must agree):
 //   GemmI8Tile.q  [cols/4][16][4] bytes: bytes 4k..4k+3 of row r at (k·16 + r)·4, each stored as
-//                 q + 128 (unsigned), so vpdpbusd multiplies them with the signed activations;
-//                 Σ (q+128)·a = Σ q·a + 128·Σ a, and the second term is subtracted using the
-//                 activation group sums (GemmAct::corr).
+//                 q + offset (unsigned; offset 128), so vpdpbusd multiplies them with the signed
+//                 activations; Σ (q+128)·a = Σ q·a + 128·Σ a, and the second term is subtracted
+//                 using the activation group sums (GemmAct::corr).
 //   GemmI8Tile.d  [cols/group][16] floats: the scale of each group of each row (group 32 or 16).
 //   GemmI8Tile.m  [cols/32][16] floats, or null: the min/offset coefficient (Q4_1, Q5_1, Q4_K,
 //                 Q5_K), multiplied by the activation block sum.
@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/packed.h"
 #include "kernels/vec_dot.h"
 
 namespace shuo::kernels {
@@ -36,6 +37,7 @@ struct GemmI8Tile {
   int group = 32;            // 32 or 16 elements per d
   int64_t cols = 0;
 };
+constexpr int32_t kGemmI8Offset = 128;  // added to every quant of a GemmI8Tile
 
 struct GemmF32Tile {
   const float* w = nullptr;
@@ -43,7 +45,8 @@ struct GemmF32Tile {
 };
 
 // Activations for the integer GEMM: per token, cols/32 BlockQ8A blocks (act + t·cols/32) and
-// per 16-element group 128 · Σ qs (corr + t·cols/16).
+// per 16-element group Σ qs (corr + t·cols/16), which the kernels multiply by the weights'
+// unsigned offset.
 struct GemmAct {
   const BlockQ8A* blocks = nullptr;
   const int32_t* corr = nullptr;
@@ -59,8 +62,13 @@ void gemm_i8_avx512(const GemmI8Tile& w, const GemmAct& act, int64_t n_tokens, f
                     int64_t y_stride, int n_rows);
 void gemm_f32_avx512(const GemmF32Tile& w, const float* x, int64_t x_stride, int64_t n_tokens,
                      float* y, int64_t y_stride, int n_rows);
+// Load-time packed tiles (packed.h): int8 kinds read act, F16x16 reads x (row stride x_stride).
+void gemm_packed_ref(const PackedTile& w, const GemmAct& act, const float* x, int64_t x_stride,
+                     int64_t n_tokens, float* y, int64_t y_stride, int n_rows);
+void gemm_packed_avx512(const PackedTile& w, const GemmAct& act, const float* x, int64_t x_stride,
+                        int64_t n_tokens, float* y, int64_t y_stride, int n_rows);
 
-// corr[g] = 128 · Σ qs over 16-element group g of the n/32 blocks (n a multiple of 32).
+// corr[g] = Σ qs over 16-element group g of the n/32 blocks (n a multiple of 32).
 void gemm_act_corr(const BlockQ8A* blocks, int64_t n, int32_t* corr);
 
 // A thread's packing buffers, grown on demand and reused between calls.

@@ -18,7 +18,7 @@ void gemm_act_corr(const BlockQ8A* blocks, int64_t n, int32_t* corr) {
     for (int h = 0; h < 2; ++h) {
       int32_t s = 0;
       for (int j = 0; j < 16; ++j) s += blocks[b].qs[h * 16 + j];
-      corr[2 * b + h] = 128 * s;
+      corr[2 * b + h] = s;
     }
 }
 
@@ -48,7 +48,7 @@ GemmI8Tile pack_i8_tile(const WeightMatrix& w, int64_t r0, int n_rows, GemmPackB
     for (int r = 0; r < kGemmRows; ++r) {
       uint32_t v;
       std::memcpy(&v, buf.q_rows.data() + r * cols + 4 * k, 4);
-      out[k * kGemmRows + r] = v ^ 0x80808080u;  // q + 128 in each byte
+      out[k * kGemmRows + r] = v ^ 0x80808080u;  // q + kGemmI8Offset (128) in each byte
     }
   for (int64_t g = 0; g < ng; ++g)
     for (int r = 0; r < kGemmRows; ++r) buf.d[g * kGemmRows + r] = buf.d_rows[r * ng + g];

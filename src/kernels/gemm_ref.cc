@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "kernels/gemm.h"
+#include "tensor/fp16.h"
 
 namespace shuo::kernels {
 
@@ -25,7 +26,7 @@ void gemm_i8_ref(const GemmI8Tile& w, const GemmAct& act, int64_t n_tokens, floa
             const uint8_t wq = w.q[((col / 4) * kGemmRows + r) * 4 + col % 4];
             s += int32_t(wq) * int32_t(a[b].qs[part * len + c]);
           }
-          for (int h = 0; h < len / 16; ++h) s -= corr[c0 / 16 + h];
+          for (int h = 0; h < len / 16; ++h) s -= kGemmI8Offset * corr[c0 / 16 + h];
           const float dw = w.d[(c0 / len) * kGemmRows + r];
           acc = std::fma(float(s), dw * a[b].d, acc);
         }
@@ -42,6 +43,51 @@ void gemm_f32_ref(const GemmF32Tile& w, const float* x, int64_t x_stride, int64_
     for (int r = 0; r < n_rows; ++r) {
       float acc = 0.0f;
       for (int64_t c = 0; c < w.cols; ++c) acc = std::fma(w.w[c * kGemmRows + r], x[t * x_stride + c], acc);
+      y[t * y_stride + r] = acc;
+    }
+}
+
+}  // namespace shuo::kernels
+
+namespace shuo::kernels {
+
+namespace {
+float f16_at(const uint8_t* p) {
+  return tensor::fp16_to_fp32(uint16_t(p[0] | (p[1] << 8)));
+}
+}  // namespace
+
+void gemm_packed_ref(const PackedTile& w, const GemmAct& act, const float* x, int64_t x_stride,
+                     int64_t n_tokens, float* y, int64_t y_stride, int n_rows) {
+  const int64_t nb = w.cols / 32, ng16 = w.cols / 16;
+  const size_t bb = packed_block_bytes(w.kind);
+  for (int64_t t = 0; t < n_tokens; ++t)
+    for (int r = 0; r < n_rows; ++r) {
+      float acc = 0.0f;
+      for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* blk = w.data + size_t(b) * bb;
+        if (w.kind == PackedKind::kF16x16) {
+          for (int c = 0; c < 32; ++c) acc = std::fma(f16_at(blk + c * 32 + 2 * r), x[t * x_stride + b * 32 + c], acc);
+          continue;
+        }
+        const BlockQ8A& a = act.blocks[t * nb + b];
+        const int32_t* corr = act.corr + t * ng16 + 2 * b;
+        int32_t s = 0;
+        int32_t offset = 0;
+        if (w.kind == PackedKind::kQ8_0x16) {
+          offset = 128;
+          for (int e = 0; e < 32; ++e) s += int32_t(blk[((e / 4) * 16 + r) * 4 + e % 4]) * a.qs[e];
+        } else {  // kQ4_0x16
+          offset = 8;
+          for (int e = 0; e < 16; ++e) {
+            const uint8_t byte = blk[(e / 4) * 64 + r * 4 + e % 4];
+            s += int32_t(byte & 0x0f) * a.qs[e] + int32_t(byte >> 4) * a.qs[e + 16];
+          }
+        }
+        s -= offset * (corr[0] + corr[1]);
+        const float d = f16_at(blk + (w.kind == PackedKind::kQ8_0x16 ? 512 : 256) + 2 * r);
+        acc = std::fma(float(s), d * a.d, acc);
+      }
       y[t * y_stride + r] = acc;
     }
 }

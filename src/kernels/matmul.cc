@@ -13,6 +13,7 @@ constexpr int64_t kRowBlock = 16;
 void matmul_gemm(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y,
                  tensor::ThreadPool& pool, const VecDotKernels& k, MatmulScratch& scratch, bool int8) {
   const int64_t cols = w.cols, rows = w.rows;
+  const bool packed = w.packed != PackedKind::kNone;
   GemmAct act;
   if (int8) {
     const int64_t nb = cols / 32, ng16 = cols / 16;
@@ -28,11 +29,11 @@ void matmul_gemm(const WeightMatrix& w, const float* x, int64_t n_tokens, float*
             gemm_act_corr(blocks + t * nb, cols, corr + t * ng16);
           }
         },
-        1);
+        8);  // a few tokens (decode) are cheaper inline than waking the pool
     act.blocks = blocks;
     act.corr = corr;
   }
-  if (scratch.pack.size() < size_t(pool.size())) scratch.pack.resize(size_t(pool.size()));
+  if (!packed && scratch.pack.size() < size_t(pool.size())) scratch.pack.resize(size_t(pool.size()));
   const int64_t n_tiles = (rows + kGemmRows - 1) / kGemmRows;
   pool.parallel_for(
       n_tiles,
@@ -41,7 +42,9 @@ void matmul_gemm(const WeightMatrix& w, const float* x, int64_t n_tokens, float*
         for (int64_t tile = a; tile < b; ++tile) {
           const int64_t r0 = tile * kGemmRows;
           const int nr = int(std::min<int64_t>(kGemmRows, rows - r0));
-          if (int8) {
+          if (packed) {
+            k.gemm_packed(w.packed_tile(tile), act, x, cols, n_tokens, y + r0, rows, nr);
+          } else if (int8) {
             k.gemm_i8(pack_i8_tile(w, r0, nr, buf), act, n_tokens, y + r0, rows, nr);
           } else {
             k.gemm_f32(pack_f32_tile(w, r0, nr, buf), x, cols, n_tokens, y + r0, rows, nr);
@@ -55,6 +58,8 @@ void matmul_gemm(const WeightMatrix& w, const float* x, int64_t n_tokens, float*
 
 void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y,
             tensor::ThreadPool& pool, const VecDotKernels& k, MatmulScratch& scratch) {
+  if (w.packed != PackedKind::kNone && k.gemm_packed)
+    return matmul_gemm(w, x, n_tokens, y, pool, k, scratch, w.packed != PackedKind::kF16x16);
   if (n_tokens >= kGemmMinTokens) {
     if (k.gemm_i8 && k.quantize_act && gemm_i8_type(w.type))
       return matmul_gemm(w, x, n_tokens, y, pool, k, scratch, true);

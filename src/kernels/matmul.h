@@ -11,6 +11,7 @@
 #include "core/result.h"
 #include "format/ggml_types.h"
 #include "kernels/gemm.h"
+#include "kernels/packed.h"
 #include "kernels/vec_dot.h"
 #include "tensor/thread_pool.h"
 
@@ -24,8 +25,15 @@ struct WeightMatrix {
   int64_t cols = 0;
   size_t row_bytes = 0;
   std::string name;  // for errors
+  // A copy repacked at load into 16-row tiles (packed.h), or kNone. When set, matmul reads only
+  // the packed copy; `data` stays valid for row lookups (embeddings) and references.
+  PackedKind packed = PackedKind::kNone;
+  const uint8_t* packed_data = nullptr;
 
   const uint8_t* row(int64_t r) const { return data + size_t(r) * row_bytes; }
+  PackedTile packed_tile(int64_t t) const {
+    return PackedTile{packed, packed_data + size_t(t) * packed_tile_bytes(packed, cols), cols};
+  }
 };
 
 // Checks that the type can be used by matmul/row_to_float (error names tensor and type).
@@ -51,7 +59,8 @@ struct MatmulScratch {
 // kernel for the type; fewer tokens use the row-by-token dot products.
 constexpr int64_t kGemmMinTokens = 4;
 
-// Same contract as matmul_ref, with the given ISA kernels. With ≥ kGemmMinTokens tokens and a
+// Same contract as matmul_ref, with the given ISA kernels. A packed matrix (w.packed) runs
+// every call on its packed tiles (k.gemm_packed; the caller packs only when the level has it). With ≥ kGemmMinTokens tokens and a
 // GEMM kernel for the type, the rows are packed 16 at a time and run as tiled GEMM. Otherwise
 // activations are converted once per call (to int8 blocks for Q8_0/Q4_0), then each weight row
 // is dotted with every token straight from its stored blocks. Types without a direct kernel (K-quants, …) are converted row by row

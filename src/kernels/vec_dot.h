@@ -65,10 +65,13 @@ float vec_dot_q6_k_ref(const void* w, const void* x, int64_t n);
 struct GemmI8Tile;
 struct GemmF32Tile;
 struct GemmAct;
+struct PackedTile;
 using GemmI8Fn = void (*)(const GemmI8Tile& w, const GemmAct& act, int64_t n_tokens, float* y,
                           int64_t y_stride, int n_rows);
 using GemmF32Fn = void (*)(const GemmF32Tile& w, const float* x, int64_t x_stride, int64_t n_tokens,
                            float* y, int64_t y_stride, int n_rows);
+using GemmPackedFn = void (*)(const PackedTile& w, const GemmAct& act, const float* x, int64_t x_stride,
+                              int64_t n_tokens, float* y, int64_t y_stride, int n_rows);
 
 // One ISA level's kernels. A null entry means "no fast path for this type at this level".
 struct VecDotKernels {
@@ -81,6 +84,7 @@ struct VecDotKernels {
   VecDotFn q4_k = nullptr, q5_k = nullptr, q6_k = nullptr;
   GemmI8Fn gemm_i8 = nullptr;    // multi-token matmuls of the int8-unpackable types
   GemmF32Fn gemm_f32 = nullptr;  // multi-token matmuls of F32/F16/BF16
+  GemmPackedFn gemm_packed = nullptr;  // every matmul of a load-time packed matrix (packed.h)
 
   VecDotFn for_type(format::GgmlType t) const;
   VecDotX4Fn for_type_x4(format::GgmlType t) const;  // nullptr when there is none

@@ -235,6 +235,7 @@ VecDotKernels vec_dot_kernels_avx512() {
   add_q4_1_q5_kernels_avx2(k);
   k.gemm_i8 = gemm_i8_avx512;
   k.gemm_f32 = gemm_f32_avx512;
+  k.gemm_packed = gemm_packed_avx512;
   return k;
 }
 

@@ -2,7 +2,9 @@
 #include "model/decoder.h"
 
 #include <cmath>
+#include <algorithm>
 #include <cstring>
+#include <thread>
 
 #include "kernels/attention.h"
 #include "model/weights.h"
@@ -64,6 +66,16 @@ Result<std::unique_ptr<DecoderModel>> DecoderModel::build(const format::GgufFile
   std::vector<float> factors;
   if (f.find_tensor("rope_freqs.weight")) {
     SHUO_ASSIGN(factors, load_vector(f, "rope_freqs.weight", c.rope_dims / 2));
+  }
+  if (opts.pack_weights && !opts.reference_kernels && m->kernels_.gemm_packed) {
+    // Layer matrices only: token_embd is also read row by row (lookups), and a separate LM
+    // head is packed too. The tied LM head stays in its stored layout.
+    std::vector<kernels::WeightMatrix*> mats;
+    for (Layer& L : m->layers_)
+      for (kernels::WeightMatrix* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down})
+        mats.push_back(w);
+    if (!c.tied_embeddings) mats.push_back(&m->output_);
+    m->packed_.pack(mats, f, int(std::max(1u, std::thread::hardware_concurrency())));
   }
   m->rope_ = kernels::make_rope_table(c.rope_dims, c.rope_base, c.rope_freq_scale, c.rope_layout, factors);
   m->config_ = std::move(c);

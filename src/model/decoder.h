@@ -10,6 +10,7 @@
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "model/model.h"
+#include "model/weights.h"
 
 namespace shuo::model {
 
@@ -46,6 +47,7 @@ class DecoderModel final : public Model {
   kernels::WeightMatrix output_;    // [V, E] (== tok_embd_ when tied)
   std::vector<float> output_norm_;  // [E]
   std::vector<Layer> layers_;
+  PackedWeights packed_;            // repacked layer matrices (LoadOptions::pack_weights)
   kernels::RopeTable rope_;
 
   // Activations, reused across calls (grown, never shrunk). Shapes for N batch tokens:

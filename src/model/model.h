@@ -70,6 +70,9 @@ class Model {
 struct LoadOptions {
   // Use the scalar `_ref` kernels instead of the best ISA this CPU runs (tests, debugging).
   bool reference_kernels = false;
+  // Repack Q8_0/Q4_0/F16 layer matrices into 16-row tiles (kernels/packed.h) when the kernel
+  // level has packed GEMM kernels; the file's pages of the originals are released.
+  bool pack_weights = true;
 };
 
 // Builds the model for general.architecture. `file` must outlive the model (weights stay mmapped).

@@ -1,6 +1,11 @@
 // Weight lookup with shape/type validation (see weights.h).
 #include "model/weights.h"
 
+#include <atomic>
+#include <cstdlib>
+#include <thread>
+
+#include "kernels/packed.h"
 #include "tensor/quants.h"
 
 namespace shuo::model {
@@ -31,6 +36,47 @@ Result<kernels::WeightMatrix> load_matrix(const format::GgufFile& f, const std::
   w.name = name;
   SHUO_TRY(kernels::check_matmul_type(w));
   return w;
+}
+
+void PackedWeights::Free::operator()(uint8_t* p) const { std::free(p); }
+
+void PackedWeights::pack(const std::vector<kernels::WeightMatrix*>& mats, const format::GgufFile& f,
+                         int threads) {
+  struct Job {
+    kernels::WeightMatrix* w;
+    kernels::PackedKind kind;
+    uint8_t* out;
+  };
+  std::vector<Job> jobs;
+  for (kernels::WeightMatrix* w : mats) {
+    const kernels::PackedKind kind = kernels::packed_kind_for(w->type, w->cols);
+    if (kind == kernels::PackedKind::kNone) continue;
+    const size_t n = kernels::packed_tile_bytes(kind, w->cols) * size_t(kernels::packed_tiles(w->rows));
+    // 64-byte aligned: the kernels load whole cache lines of a tile.
+    auto* p = static_cast<uint8_t*>(std::aligned_alloc(64, (n + 63) / 64 * 64));
+    if (!p) continue;  // out of memory: this matrix keeps its stored layout
+    buffers_.emplace_back(p);
+    bytes_ += n;
+    jobs.push_back({w, kind, p});
+  }
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < jobs.size();) {
+      const Job& j = jobs[i];
+      const size_t tb = kernels::packed_tile_bytes(j.kind, j.w->cols);
+      for (int64_t t = 0; t < kernels::packed_tiles(j.w->rows); ++t)
+        kernels::pack_weight_tile(*j.w, j.kind, t, j.out + size_t(t) * tb);
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int i = 1; i < threads && size_t(i) < jobs.size(); ++i) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  for (const Job& j : jobs) {
+    j.w->packed = j.kind;
+    j.w->packed_data = j.out;
+    f.release_pages(j.w->data, j.w->row_bytes * size_t(j.w->rows));
+  }
 }
 
 Result<std::vector<float>> load_vector(const format::GgufFile& f, const std::string& name, int64_t n) {

@@ -193,3 +193,88 @@ TEST(Gemm, MatmulDriverUsesGemmAndMatchesReference) {
     }
   }
 }
+
+namespace {
+
+// w packed at load: the owner keeps the buffer alive.
+struct PackedMatrix {
+  Matrix m;
+  std::vector<uint8_t> packed;
+};
+
+PackedMatrix packed_matrix(GgmlType t, int64_t rows, int64_t cols, uint32_t seed) {
+  PackedMatrix p;
+  p.m = random_matrix(t, rows, cols, seed);
+  const PackedKind kind = packed_kind_for(t, cols);
+  EXPECT_NE(kind, PackedKind::kNone);
+  const size_t tb = packed_tile_bytes(kind, cols);
+  p.packed.resize(tb * size_t(packed_tiles(rows)));
+  for (int64_t tile = 0; tile < packed_tiles(rows); ++tile)
+    pack_weight_tile(p.m.w, kind, tile, p.packed.data() + size_t(tile) * tb);
+  p.m.w.packed = kind;
+  p.m.w.packed_data = p.packed.data();
+  return p;
+}
+
+}  // namespace
+
+TEST(GemmPacked, KindsAndSizes) {
+  EXPECT_EQ(packed_kind_for(GgmlType::Q8_0, 64), PackedKind::kQ8_0x16);
+  EXPECT_EQ(packed_kind_for(GgmlType::Q4_0, 64), PackedKind::kQ4_0x16);
+  EXPECT_EQ(packed_kind_for(GgmlType::F16, 64), PackedKind::kF16x16);
+  EXPECT_EQ(packed_kind_for(GgmlType::F16, 40), PackedKind::kNone);  // not whole 32-column blocks
+  EXPECT_EQ(packed_kind_for(GgmlType::Q4_K, 256), PackedKind::kNone);
+  // The packed copy has the stored size: 16 rows × the row bytes.
+  for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::F16})
+    EXPECT_EQ(packed_tile_bytes(packed_kind_for(t, 512), 512), 16 * *format::ggml_row_bytes(t, 512));
+}
+
+TEST(GemmPacked, Avx512MatchesReference) {
+  if (!have_avx512()) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
+  for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::F16}) {
+    const int64_t rows = 37, cols = 320;
+    PackedMatrix p = packed_matrix(t, rows, cols, 130);
+    for (int64_t n_tok : {1, 2, 3, 16, 21}) {
+      const auto x = random_floats(n_tok * cols, 23);
+      std::vector<BlockQ8A> blocks(size_t(n_tok * cols / 32));
+      std::vector<int32_t> corr(size_t(n_tok * cols / 16));
+      for (int64_t tk = 0; tk < n_tok; ++tk) {
+        quantize_act_ref(x.data() + tk * cols, blocks.data() + tk * cols / 32, cols);
+        gemm_act_corr(blocks.data() + tk * cols / 32, cols, corr.data() + tk * cols / 16);
+      }
+      const GemmAct act{blocks.data(), corr.data()};
+      std::vector<float> want(size_t(n_tok * rows), -7.0f), got(size_t(n_tok * rows), -7.0f);
+      for (int64_t tile = 0; tile < packed_tiles(rows); ++tile) {
+        const int nr = int(std::min<int64_t>(16, rows - tile * 16));
+        gemm_packed_ref(p.m.w.packed_tile(tile), act, x.data(), cols, n_tok, want.data() + tile * 16, rows, nr);
+        gemm_packed_avx512(p.m.w.packed_tile(tile), act, x.data(), cols, n_tok, got.data() + tile * 16, rows, nr);
+      }
+      for (size_t i = 0; i < want.size(); ++i)
+        ASSERT_NEAR(got[i], want[i], 1e-4 * (1.0 + std::fabs(want[i])))
+            << format::ggml_type_name(t) << " tokens " << n_tok << " i=" << i;
+    }
+  }
+}
+
+// Packed matrices through the driver, one token (decode) and many, against matmul_ref on the
+// stored rows: the packing itself is checked here.
+TEST(GemmPacked, MatmulDriverMatchesReference) {
+  if (!have_avx512()) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
+  const VecDotKernels k = vec_dot_kernels_avx512();
+  ASSERT_NE(k.gemm_packed, nullptr);
+  tensor::ThreadPool pool(2);
+  for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::F16}) {
+    const int64_t rows = 45, cols = 512;
+    PackedMatrix p = packed_matrix(t, rows, cols, 150);
+    for (int64_t n_tok : {int64_t(1), int64_t(2), int64_t(21)}) {
+      const auto x = random_floats(n_tok * cols, 29);
+      std::vector<float> want(size_t(n_tok * rows)), got(size_t(n_tok * rows));
+      matmul_ref(p.m.w, x.data(), n_tok, want.data(), pool);
+      MatmulScratch scratch;
+      matmul(p.m.w, x.data(), n_tok, got.data(), pool, k, scratch);
+      const double tol = t == GgmlType::F16 ? 1e-3 : 0.05 * std::sqrt(double(cols));
+      for (size_t i = 0; i < want.size(); ++i)
+        ASSERT_NEAR(got[i], want[i], tol) << format::ggml_type_name(t) << " tokens " << n_tok << " i=" << i;
+    }
+  }
+}

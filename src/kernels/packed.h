@@ -1,0 +1,45 @@
+// Weights repacked once at load into the 16-row tile layouts the GEMM kernels read directly
+// (gemm.h explains the lanes = rows idea). Every matmul of a packed matrix — one decode token or
+// a 512-token prompt — then reads each weight byte once, with no per-call packing, no sign
+// tricks and no horizontal sums. The packed copy has exactly the size of the stored one (it is
+// the same bytes, permuted; Q8_0 adds 128 to each quant), so the model loader drops the mmap's
+// pages of the original (GgufFile::release_pages) and resident memory does not double.
+//
+// Layouts, per tile of 16 rows (rows past the end of the matrix are zero), per 32-column block:
+//   Q8_0x16 (544 B): 8 × 64 B — byte (k·16 + r)·4 + j = q[r][4k + j] + 128 (k < 8, j < 4) —
+//                    then the 16 rows' fp16 scales d[r].
+//   Q4_0x16 (288 B): 4 × 64 B — byte r·4 + j of group i = stored byte qs[r][4i + j], whose low
+//                    nibble is element 4i + j and high nibble element 16 + 4i + j (values
+//                    nibble − 8) — then the 16 fp16 scales.
+//   F16x16 (1 KiB):  32 × 32 B — column c of the block: the 16 rows' fp16 values.
+// A tile is tile_bytes(kind, cols) = (cols / 32) × block bytes; tile t starts at t × that.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "format/ggml_types.h"
+
+namespace shuo::kernels {
+
+struct WeightMatrix;
+
+enum class PackedKind : uint8_t { kNone, kQ8_0x16, kQ4_0x16, kF16x16 };
+
+// The packed kind for a matrix of this type and width, or kNone (other types; cols % 32 != 0).
+PackedKind packed_kind_for(format::GgmlType t, int64_t cols);
+size_t packed_block_bytes(PackedKind k);
+inline size_t packed_tile_bytes(PackedKind k, int64_t cols) { return size_t(cols / 32) * packed_block_bytes(k); }
+inline int64_t packed_tiles(int64_t rows) { return (rows + 15) / 16; }
+
+// Writes tile `tile` of w (rows 16·tile …) in w's packed kind (w.packed) to out.
+void pack_weight_tile(const WeightMatrix& w, PackedKind kind, int64_t tile, uint8_t* out);
+
+// One packed tile as the kernels see it.
+struct PackedTile {
+  PackedKind kind = PackedKind::kNone;
+  const uint8_t* data = nullptr;
+  int64_t cols = 0;
+};
+
+}  // namespace shuo::kernels
