@@ -1,4 +1,4 @@
-// `shuo serve`: load a GGUF model and serve the OpenAI-compatible HTTP API on it until SIGINT or
+// `shuo serve`: load a GGUF model and serve the HTTP APIs and the gRPC ChatHub on it until SIGINT or
 // SIGTERM (graceful: responses in flight may finish, then exit 0). Logs go to stderr.
 #include <CLI/CLI.hpp>
 
@@ -14,6 +14,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "api/grpc/grpc_server.h"
 #include "api/http/server.h"
 #include "api/openai/chat_format.h"
 #include "api/openai/embedder.h"
@@ -33,6 +34,8 @@ struct ServeArgs {
   std::string model;
   std::string host = "127.0.0.1";
   int port = 19327;
+  int grpc_port = 19328;  // -1: no gRPC server
+  CLI::Option* grpc_port_opt = nullptr;
   int threads = 0;
   int http_threads = 2;
   int ctx = 0;
@@ -103,6 +106,7 @@ int run_serve(const ServeArgs& a) {
   if (std::filesystem::is_directory(a.model))
     return fail(*log, a.model + ": loading a Hugging Face model folder is not supported yet; give a GGUF file");
   if (a.port < 0 || a.port > 65535) return fail(*log, "--port must be in [0, 65535]");
+  if (a.grpc_port < -1 || a.grpc_port > 65535) return fail(*log, "--grpc-port must be in [0, 65535], or -1 for no gRPC");
   if (a.parallel < 1) return fail(*log, "--parallel must be ≥ 1");
   if (a.max_queue < 0) return fail(*log, "--max-queue must be ≥ 0");
   if (a.ctx < 0) return fail(*log, "--ctx must be ≥ 0");
@@ -160,11 +164,31 @@ int run_serve(const ServeArgs& a) {
   auto port = server.listen();
   if (!port.ok()) return fail(*log, port.error().to_string());
   server.stop_on_signals();
+  std::unique_ptr<api::chathub::GrpcServer> grpc;
+  if (a.grpc_port >= 0) {
+    api::chathub::GrpcServerOptions go;
+    go.host = a.host;
+    go.port = a.grpc_port;
+    go.max_message_bytes = a.max_body_bytes;
+    go.metrics = &server.metrics();
+    auto started = api::chathub::GrpcServer::start(service.state(), go);
+    if (started.ok()) {
+      grpc = std::move(*started);
+    } else if (a.grpc_port_opt->count() > 0) {
+      return fail(*log, started.error().to_string());
+    } else {
+      // Only the default port: another shuo may hold it; HTTP still serves.
+      log->warn("no gRPC server: {} (choose one with --grpc-port, or -1 for none)", started.error().to_string());
+    }
+  }
   log->info("model {} ({}, {} layers, vocab {}), context {} per sequence, {} parallel, kernels {}, chat: {}",
             model_id, cfg.arch, cfg.n_layer, cfg.n_vocab, n_ctx, a.parallel, (*model)->kernel_isa(),
             service.state().chat.describe());
   log->info("listening on http://{}:{}{}", a.host, *port, keys.empty() ? "" : " (API key required)");
+  if (grpc) log->info("gRPC listening on {}:{} (aihub.ChatHub, health, reflection)", a.host, grpc->port());
   server.run();
+  // HTTP has stopped (SIGINT/SIGTERM); gRPC calls in flight get their own grace period.
+  if (grpc) grpc->shutdown();
   // Requests still in the engine or the embedder are cancelled now, while the service state
   // their callbacks use still exists.
   engine.reset();
@@ -181,6 +205,9 @@ void add_serve_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--model,--base_model", a->model, "GGUF model file");
   cmd->add_option("--host", a->host, "address to listen on")->capture_default_str();
   cmd->add_option("--port", a->port, "port (0: any free port, printed in the log)")->capture_default_str();
+  a->grpc_port_opt = cmd->add_option("--grpc-port", a->grpc_port,
+                                      "gRPC port for aihub.ChatHub (0: any free port, printed in the log; -1: no gRPC)")
+                         ->capture_default_str();
   cmd->add_option("-t,--threads", a->threads, "kernel threads (default: physical cores)");
   cmd->add_option("--http-threads", a->http_threads, "HTTP I/O threads")->capture_default_str();
   cmd->add_option("-c,--ctx", a->ctx, "context per sequence, prompt + reply (default: the model's, at most 4096)");
@@ -194,7 +221,7 @@ void add_serve_command(CLI::App& app, int* exit_code) {
   cmd->add_flag("--only_cpu", a->only_cpu, "run on the CPU (the only device so far)");
   cmd->add_option("--device", a->device, "cpu (or -1); GPUs are not supported yet");
   const char* options[] = {"--gpus", "--lora", "--lora_model", "--tokenizer", "--tokenizer_path",
-                           "--quantize", "--grpc-port", "--chat-cmd", "--chat-pwd", "--chat-args",
+                           "--quantize", "--chat-cmd", "--chat-pwd", "--chat-args",
                            "--qa-cmd", "--qa-pwd", "--qa-args"};
   for (const char* name : options)
     a->unsupported.emplace_back(name, cmd->add_option(std::string(name))->description("not supported yet")->group(""));
