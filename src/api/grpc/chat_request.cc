@@ -93,11 +93,11 @@ Result<PreparedChat> prepare_chat(const openai::ServiceState& st, const ChatHubR
 
   PreparedChat p;
   p.n_prompt = int32_t(n_prompt);
-  p.strip_leading_space = prompt.strip_leading_space;
-  p.request.prompt = std::move(prompt.ids);
-  p.request.max_tokens = budget - int32_t(n_prompt);
-  p.request.sampling.temperature = r.temperature > 0 ? r.temperature : defaults.temperature;
-  p.request.sampling.top_p = r.top_p > 0 ? r.top_p : defaults.top_p;
+  p.reply.strip_leading_space = prompt.strip_leading_space;
+  p.reply.prompt = std::move(prompt.ids);
+  p.reply.max_tokens = budget - int32_t(n_prompt);
+  p.reply.sampling.temperature = r.temperature > 0 ? r.temperature : defaults.temperature;
+  p.reply.sampling.top_p = r.top_p > 0 ? r.top_p : defaults.top_p;
   return p;
 }
 

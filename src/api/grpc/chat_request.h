@@ -10,9 +10,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/openai/reply.h"
 #include "api/openai/service.h"
 #include "core/result.h"
-#include "engine/request.h"
 
 namespace shuo::api::chathub {
 
@@ -49,10 +49,9 @@ nlohmann::ordered_json chat_messages(const ChatHubRequest& r);
 // (NaN and infinities rejected).
 Result<void> validate(const ChatHubRequest& r);
 
-// A request ready for the engine and what its reply decoder needs.
+// A request ready for openai::start_reply.
 struct PreparedChat {
-  engine::EngineRequest request;
-  bool strip_leading_space = false;
+  openai::ReplySpec reply;
   int32_t n_prompt = 0;
 };
 

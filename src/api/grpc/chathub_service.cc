@@ -4,12 +4,13 @@
 #include <chrono>
 #include <mutex>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include <spdlog/spdlog.h>
 
 #include "api/grpc/status.h"
-#include "api/openai/generation.h"
+#include "api/openai/reply.h"
 
 namespace shuo::api::chathub {
 
@@ -32,39 +33,39 @@ std::optional<std::string> flatten(const ::grpc::ByteBuffer& buf) {
   return ::grpc::ByteBuffer(&slice, 1);
 }
 
-// What both methods share: one engine request whose reply is assembled, event by event, into
+// What both methods share: one reply (openai::start_reply: whole UTF-8 pieces) assembled into
 // the whole text so far. Every member below mu_ is guarded by it.
 class Generation {
  protected:
   Generation(ChatHubService& hub, const char* method) : hub_(hub), method_(method), start_(Clock::now()) {}
   virtual ~Generation() = default;
 
-  // Decodes, validates and submits (call with mu_ held, so that events wait until the handle is
-  // stored). Not OK: nothing was submitted; finish the call with it.
+  // Decodes, validates and submits (call with mu_ held, so that the callbacks wait until the
+  // handle is stored). Not OK: nothing was submitted; finish the call with it.
   ::grpc::Status submit_locked(const ::grpc::ByteBuffer& request) {
+    spdlog::logger* log = hub_.state().log.get();
     auto bytes = flatten(request);
     if (!bytes) return ::grpc::Status(::grpc::StatusCode::INTERNAL, "cannot read the request");
     auto req = hub_.decoder().decode(*bytes);
-    if (!req.ok()) return to_status(req.error(), hub_.state().log.get());
+    if (!req.ok()) return to_status(req.error(), log);
     auto prepared = prepare_chat(hub_.state(), *req, hub_.defaults());
-    if (!prepared.ok()) return to_status(prepared.error(), hub_.state().log.get());
+    if (!prepared.ok()) return to_status(prepared.error(), log);
     n_prompt_ = prepared->n_prompt;
-    auto stops = text::StopStringMatcher::create({});
-    if (!stops.ok()) return to_status(stops.error(), hub_.state().log.get());
-    text_.emplace(hub_.state().tokenizer, std::move(*stops), prepared->strip_leading_space, /*want_logprobs=*/false);
-    auto h = hub_.state().engine.submit(std::move(prepared->request),
-                                        [this](const engine::TokenEvent& ev) { on_event(ev); });
-    if (!h.ok()) return to_status(h.error(), hub_.state().log.get());
+    auto h = openai::start_reply(
+        hub_.state().engine, hub_.state().tokenizer, std::move(prepared->reply),
+        [this](std::string_view piece) { on_piece(piece); },
+        [this](openai::ReplyResult result) { on_done(std::move(result)); });
+    if (!h.ok()) return to_status(h.error(), log);
     handle_ = std::move(*h);
     if (cancelled_) handle_->cancel();  // OnCancel came first
     return ::grpc::Status::OK;
   }
 
-  // Engine thread.
-  virtual void on_event(const engine::TokenEvent& ev) = 0;
+  // Engine thread: reply_ grew by `piece`, or the reply is done (done_ and final_ are set).
+  virtual void on_grown() = 0;
 
   // gRPC thread (OnCancel): the client went away or its deadline passed. The engine drops the
-  // sequence at its next step and sends the final event, which finishes the call.
+  // sequence at its next step and reports the end, which finishes the call.
   void cancel_generation() {
     std::shared_ptr<engine::RequestHandle> h;
     {
@@ -75,35 +76,6 @@ class Generation {
     if (h) h->cancel();
   }
 
-  // Feeds one event into reply_ (mu_ held); true when reply_ grew. The final event sets done_
-  // and final_.
-  bool absorb_locked(const engine::TokenEvent& ev) {
-    bool grew = false;
-    if (ev.token >= 0) {
-      observe_latency();
-      std::string piece = text_->push(ev).text;
-      grew = !piece.empty();
-      reply_ += piece;
-    }
-    if (ev.finish == engine::FinishReason::kNone) return grew;
-    std::string rest = text_->finish().text;
-    grew = grew || !rest.empty();
-    reply_ += rest;
-    n_generated_ = ev.n_generated;
-    done_ = true;
-    switch (ev.finish) {
-      case engine::FinishReason::kCancelled:
-        final_ = ::grpc::Status(::grpc::StatusCode::CANCELLED, "cancelled");
-        break;
-      case engine::FinishReason::kError:
-        final_ = to_status(Error{ErrorCode::kInternal, "engine", ev.error}, hub_.state().log.get());
-        break;
-      default:
-        final_ = ::grpc::Status::OK;
-    }
-    return grew;
-  }
-
   void record(const ::grpc::Status& st) const {
     hub_.record(method_, st, n_prompt_, n_generated_,
                 std::chrono::duration<double, std::milli>(Clock::now() - start_).count());
@@ -111,27 +83,40 @@ class Generation {
 
   std::mutex mu_;
   std::string reply_;                 // the whole reply so far
-  bool done_ = false;                 // the engine's final event arrived
+  bool done_ = false;                 // the engine is done with the request
   ::grpc::Status final_;              // the call's status once done_
 
  private:
-  void observe_latency() {
-    const auto now = Clock::now();
-    const openai::ServiceState& st = hub_.state();
-    if (!seen_token_) {
-      if (st.time_to_first_token) st.time_to_first_token->observe(std::chrono::duration<double>(now - start_).count());
-    } else if (st.inter_token_latency) {
-      st.inter_token_latency->observe(std::chrono::duration<double>(now - last_token_).count());
+  void on_piece(std::string_view piece) {
+    {
+      std::lock_guard lock(mu_);
+      reply_ += piece;
     }
-    seen_token_ = true;
-    last_token_ = now;
+    on_grown();
+  }
+
+  void on_done(openai::ReplyResult result) {
+    {
+      std::lock_guard lock(mu_);
+      n_generated_ = result.n_generated;
+      done_ = true;
+      switch (result.finish) {
+        case engine::FinishReason::kCancelled:
+          final_ = ::grpc::Status(::grpc::StatusCode::CANCELLED, "cancelled");
+          break;
+        case engine::FinishReason::kError:
+          final_ = to_status(Error{ErrorCode::kInternal, "engine", result.error}, hub_.state().log.get());
+          break;
+        default:
+          final_ = ::grpc::Status::OK;
+      }
+    }
+    on_grown();
   }
 
   ChatHubService& hub_;
   const char* method_;
-  Clock::time_point start_, last_token_;
-  bool seen_token_ = false;
-  std::optional<openai::ChoiceText> text_;
+  Clock::time_point start_;
   std::shared_ptr<engine::RequestHandle> handle_;
   bool cancelled_ = false;
   int32_t n_prompt_ = 0, n_generated_ = 0;
@@ -152,9 +137,8 @@ class UnaryCall final : public ::grpc::ServerUnaryReactor, Generation {
   void OnDone() override { delete this; }
 
  private:
-  void on_event(const engine::TokenEvent& ev) override {
+  void on_grown() override {
     std::unique_lock lock(mu_);
-    absorb_locked(ev);
     if (!done_) return;
     if (final_.ok()) *response_ = reply_buffer(reply_);
     ::grpc::Status st = final_;
@@ -206,9 +190,8 @@ class StreamCall final : public ::grpc::ServerWriteReactor<::grpc::ByteBuffer>, 
     ::grpc::Status status;
   };
 
-  void on_event(const engine::TokenEvent& ev) override {
+  void on_grown() override {
     std::unique_lock lock(mu_);
-    if (absorb_locked(ev)) dirty_ = true;
     Step step = next_locked();
     lock.unlock();
     run(step);
@@ -222,9 +205,9 @@ class StreamCall final : public ::grpc::ServerWriteReactor<::grpc::ByteBuffer>, 
       return {Action::kFinish, final_};
     }
     if (write_failed_) return {};  // wait for the engine's final event
-    if (dirty_ || (done_ && !sent_any_)) {
+    if (reply_.size() > written_ || (done_ && !sent_any_)) {
       out_ = reply_buffer(reply_);
-      dirty_ = false;
+      written_ = reply_.size();
       sent_any_ = true;
       writing_ = true;
       if (!done_) return {Action::kWrite, {}};
@@ -261,7 +244,7 @@ class StreamCall final : public ::grpc::ServerWriteReactor<::grpc::ByteBuffer>, 
   ::grpc::ByteBuffer out_;      // the reply being written
   bool writing_ = false;
   bool write_failed_ = false;
-  bool dirty_ = false;          // reply_ grew since the last write
+  size_t written_ = 0;          // reply_'s length in the last write
   bool sent_any_ = false;
   bool finished_ = false;       // Finish (or WriteAndFinish) has been decided
 };
