@@ -4,6 +4,7 @@ SHUO_APT_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libpcre2-dev libboost1.81-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
+  libsqlite3-dev
   python3 python3-numpy
   clang libclang-rt-14-dev
 )
