@@ -19,6 +19,9 @@ void softmax_ref(float* x, int64_t n);
 
 // out = silu(gate) * up, silu(v) = v / (1 + e^-v).  All [n]; out may alias gate.
 void swiglu_ref(const float* gate, const float* up, int64_t n, float* out);
+// AVX-512F variant (ops_avx512.cc, polynomial e^x; within 1e-6 relative of the reference).
+void swiglu_avx512(const float* gate, const float* up, int64_t n, float* out);
+using SwigluFn = void (*)(const float* gate, const float* up, int64_t n, float* out);
 
 // x += y.  [n]
 void add_ref(float* x, const float* y, int64_t n);

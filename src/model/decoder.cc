@@ -26,6 +26,8 @@ Result<std::unique_ptr<DecoderModel>> DecoderModel::build(const format::GgufFile
                                        : kernels::select_vec_dot_kernels(kernels::detect_cpu_features());
   m->attention_ = opts.reference_kernels ? kernels::attention_ref
                                          : kernels::select_attention(kernels::detect_cpu_features());
+  m->swiglu_ = !opts.reference_kernels && kernels::detect_cpu_features().has_avx512() ? kernels::swiglu_avx512
+                                                                                       : kernels::swiglu_ref;
   const int64_t E = c.n_embd, F = c.n_ff;
   const int64_t QD = int64_t(c.n_head) * c.head_dim, KD = int64_t(c.n_head_kv) * c.head_dim;
 
@@ -171,7 +173,12 @@ Result<void> DecoderModel::forward(std::span<const SeqChunk> chunks, ForwardOutp
     for (int64_t t = 0; t < N; ++t) kernels::rmsnorm_ref(&x_[t * E], L.ffn_norm.data(), E, c.norm_eps, &h_[t * E]);
     mm(L.ffn_gate, h_.data(), N, gate_.data(), pool);
     mm(L.ffn_up, h_.data(), N, up_.data(), pool);
-    kernels::swiglu_ref(gate_.data(), up_.data(), N * F, gate_.data());
+    pool.parallel_for(
+        N,
+        [&](int64_t t0, int64_t t1, int) {
+          swiglu_(gate_.data() + t0 * F, up_.data() + t0 * F, (t1 - t0) * F, gate_.data() + t0 * F);
+        },
+        4);
     mm(L.ffn_down, gate_.data(), N, tmp_.data(), pool);
     kernels::add_ref(x_.data(), tmp_.data(), N * E);
   }

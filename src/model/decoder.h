@@ -41,6 +41,7 @@ class DecoderModel final : public Model {
 
   kernels::VecDotKernels kernels_;
   kernels::AttentionFn attention_ = nullptr;
+  kernels::SwigluFn swiglu_ = kernels::swiglu_ref;
   kernels::MatmulScratch mm_scratch_;
 
   kernels::WeightMatrix tok_embd_;  // [V, E]

@@ -144,3 +144,19 @@ TEST_P(AttentionVariants, MatchNaiveGroupedQuery) {
 }
 
 INSTANTIATE_TEST_SUITE_P(HeadDims, AttentionVariants, ::testing::Values(8, 24, 64));
+
+TEST(Ops, SwigluAvx512MatchesReference) {
+  if (!detect_cpu_features().has_avx512()) GTEST_SKIP() << "this CPU has no AVX-512";
+  // Odd length (a scalar tail), large magnitudes (exp saturates to 0 / inf), zero.
+  std::vector<float> gate(1037), up(1037);
+  for (size_t i = 0; i < gate.size(); ++i) {
+    gate[i] = -120.0f + 240.0f * float(i) / float(gate.size());
+    up[i] = 0.5f + float(i % 7);
+  }
+  gate[3] = 0.0f;
+  std::vector<float> want(gate.size()), got(gate.size());
+  swiglu_ref(gate.data(), up.data(), int64_t(gate.size()), want.data());
+  swiglu_avx512(gate.data(), up.data(), int64_t(gate.size()), got.data());
+  for (size_t i = 0; i < want.size(); ++i)
+    ASSERT_NEAR(got[i], want[i], 1e-6 * (1.0 + std::fabs(want[i]))) << "gate " << gate[i];
+}
