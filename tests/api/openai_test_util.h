@@ -54,7 +54,7 @@ class ServeProcess {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     static const std::regex kListening(R"(listening on http://[^:]+:(\d+))");
     while (std::chrono::steady_clock::now() < deadline) {
-      if (!read_some(200)) break;
+      if (!read_some(200) && eof_) break;  // a quiet moment is not the end: loading may be slow
       std::lock_guard lock(mu_);
       std::smatch m;
       if (std::regex_search(log_, m, kListening)) {
