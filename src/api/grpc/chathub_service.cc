@@ -61,7 +61,7 @@ class Generation {
     return ::grpc::Status::OK;
   }
 
-  // Engine thread: reply_ grew by `piece`, or the reply is done (done_ and final_ are set).
+  // Engine thread: reply_ grew, or the reply is done (done_ and final_ are set).
   virtual void on_grown() = 0;
 
   // gRPC thread (OnCancel): the client went away or its deadline passed. The engine drops the
@@ -81,6 +81,7 @@ class Generation {
                 std::chrono::duration<double, std::milli>(Clock::now() - start_).count());
   }
 
+  ChatHubService& hub_;
   std::mutex mu_;
   std::string reply_;                 // the whole reply so far
   bool done_ = false;                 // the engine is done with the request
@@ -114,7 +115,6 @@ class Generation {
     on_grown();
   }
 
-  ChatHubService& hub_;
   const char* method_;
   Clock::time_point start_;
   std::shared_ptr<engine::RequestHandle> handle_;
@@ -143,7 +143,8 @@ class UnaryCall final : public ::grpc::ServerUnaryReactor, Generation {
     if (final_.ok()) *response_ = reply_buffer(reply_);
     ::grpc::Status st = final_;
     lock.unlock();
-    finish(st);  // the last use of `this`: OnDone may delete it right after
+    // The last use of `this`: OnDone may delete it right after Finish.
+    hub_.writer().post([this, st] { finish(st); });
   }
 
   void finish(const ::grpc::Status& st) {
@@ -174,6 +175,7 @@ class StreamCall final : public ::grpc::ServerWriteReactor<::grpc::ByteBuffer>, 
   void OnCancel() override { cancel_generation(); }
   void OnDone() override { delete this; }
 
+  // gRPC thread; the next write (if any) starts right here.
   void OnWriteDone(bool ok) override {
     std::unique_lock lock(mu_);
     writing_ = false;
@@ -190,16 +192,31 @@ class StreamCall final : public ::grpc::ServerWriteReactor<::grpc::ByteBuffer>, 
     ::grpc::Status status;
   };
 
+  // Engine thread: hand an idle call to the task thread. While a write is in flight,
+  // OnWriteDone picks up what arrived meanwhile.
   void on_grown() override {
+    {
+      std::lock_guard lock(mu_);
+      if (finished_ || writing_ || queued_) return;
+      queued_ = true;
+    }
+    hub_.writer().post([this] { drain(); });
+  }
+
+  // Task thread.
+  void drain() {
     std::unique_lock lock(mu_);
+    queued_ = false;
     Step step = next_locked();
     lock.unlock();
     run(step);
   }
 
-  // What to start now (mu_ held). out_ is only touched while no write is in flight.
+  // What to start now (mu_ held). out_ is only touched while no write is in flight. Nothing is
+  // started while the call waits in the task thread's queue, so it cannot finish (and be freed)
+  // before drain() runs.
   Step next_locked() {
-    if (finished_ || writing_) return {};
+    if (finished_ || writing_ || queued_) return {};
     if (done_ && (!final_.ok() || write_failed_)) {
       finished_ = true;
       return {Action::kFinish, final_};
@@ -243,6 +260,7 @@ class StreamCall final : public ::grpc::ServerWriteReactor<::grpc::ByteBuffer>, 
 
   ::grpc::ByteBuffer out_;      // the reply being written
   bool writing_ = false;
+  bool queued_ = false;         // waiting for drain() on the task thread
   bool write_failed_ = false;
   size_t written_ = 0;          // reply_'s length in the last write
   bool sent_any_ = false;
