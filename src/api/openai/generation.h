@@ -100,8 +100,8 @@ struct PreparedPrompt {
   std::string echo;                  // text put before each choice's output (completions echo)
 };
 
-// A chat rendered by ChatFormat::render as engine tokens, for every surface that chats (OpenAI,
-// ChatGLM-style, demo, gRPC): the template's special tokens are parsed, BOS is added once.
+// A chat rendered by ChatFormat::render as a PreparedPrompt for run_generation (the tokens come
+// from ChatFormat::encode, which the other chat surfaces call directly).
 PreparedPrompt prepare_chat_prompt(const ServiceState& state, const std::string& rendered);
 
 // Submits prompts × gen.n sequences (choice index = prompt * n + j) and answers through
