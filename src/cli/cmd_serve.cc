@@ -14,6 +14,10 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "api/demo/data_dir.h"
+#include "api/demo/engine_backend.h"
+#include "api/demo/service.h"
+#include "api/glm/service.h"
 #include "api/grpc/grpc_server.h"
 #include "api/http/server.h"
 #include "api/openai/chat_format.h"
@@ -48,6 +52,8 @@ struct ServeArgs {
   std::string alias;
   bool only_cpu = false;
   std::string device;
+  std::string personality = "I am a friendly and helpful assistant.";  // demo chat sessions
+  std::string data_dir;  // demo sessions' SQLite file; "": api::demo::default_data_dir()
   // Options of the source documents that shuo does not have yet: rejected, never ignored.
   std::vector<std::pair<std::string, CLI::Option*>> unsupported;
 };
@@ -106,6 +112,8 @@ int run_serve(const ServeArgs& a) {
   if (std::filesystem::is_directory(a.model))
     return fail(*log, a.model + ": loading a Hugging Face model folder is not supported yet; give a GGUF file");
   if (a.port < 0 || a.port > 65535) return fail(*log, "--port must be in [0, 65535]");
+  if (a.personality.find_first_of("\r\n") != std::string::npos)
+    return fail(*log, "--personality must be one line (it is sent as \"personality:<text>\")");
   if (a.grpc_port < -1 || a.grpc_port > 65535) return fail(*log, "--grpc-port must be in [0, 65535], or -1 for no gRPC");
   if (a.parallel < 1) return fail(*log, "--parallel must be ≥ 1");
   if (a.max_queue < 0) return fail(*log, "--max-queue must be ≥ 0");
@@ -161,6 +169,22 @@ int run_serve(const ServeArgs& a) {
   so.logger = log;
   api::http::Server server(so);
   service.add_routes(server);
+  // ChatGLM-style /chat, /stream (§2) and the demo sessions (§3) share POST /chat: the GLM
+  // surface takes bodies with a query, the demo's reset the rest.
+  api::glm::Service glm(service.state(), api::glm::glm_chat_format(cfg.arch, service.state().chat));
+  api::demo::EngineChatBackend demo_chat(*engine, t, service.state().chat);
+  api::demo::EngineQaBackend demo_qa(*engine, t, service.state().chat);
+  api::demo::DemoOptions demo_opts;
+  demo_opts.default_personality = a.personality;
+  demo_opts.log = log;
+  const std::string data_dir = a.data_dir.empty() ? api::demo::default_data_dir() : a.data_dir;
+  api::demo::Service demo(demo_chat, demo_qa, api::demo::sqlite_store_in(data_dir), demo_opts);
+  if (!a.data_dir.empty()) {  // given: fail now if it is unusable (the default opens on first use)
+    auto opened = demo.open_store_now();
+    if (!opened.ok()) return fail(*log, "--data-dir: " + opened.error().to_string());
+  }
+  demo.add_routes(server);
+  glm.add_routes(server, demo.chat_reset_handler());
   auto port = server.listen();
   if (!port.ok()) return fail(*log, port.error().to_string());
   server.stop_on_signals();
@@ -187,6 +211,7 @@ int run_serve(const ServeArgs& a) {
   log->info("listening on http://{}:{}{}", a.host, *port, keys.empty() ? "" : " (API key required)");
   if (grpc) log->info("gRPC listening on {}:{} (aihub.ChatHub, health, reflection)", a.host, grpc->port());
   server.run();
+  demo.stop();  // records the replies that are done; nothing new reaches the engine
   // HTTP has stopped (SIGINT/SIGTERM); gRPC calls in flight get their own grace period.
   if (grpc) grpc->shutdown();
   // Requests still in the engine or the embedder are cancelled now, while the service state
@@ -220,6 +245,10 @@ void add_serve_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--alias", a->alias, "model id in /v1/models (default: general.name or the file name)");
   cmd->add_flag("--only_cpu", a->only_cpu, "run on the CPU (the only device so far)");
   cmd->add_option("--device", a->device, "cpu (or -1); GPUs are not supported yet");
+  cmd->add_option("--personality", a->personality, "personality (system prompt) of new demo chat sessions")
+      ->capture_default_str();
+  cmd->add_option("--data-dir", a->data_dir,
+                  "where demo sessions are stored (sessions.sqlite3; default $XDG_DATA_HOME/shuo or ~/.local/share/shuo)");
   const char* options[] = {"--gpus", "--lora", "--lora_model", "--tokenizer", "--tokenizer_path",
                            "--quantize", "--chat-cmd", "--chat-pwd", "--chat-args",
                            "--qa-cmd", "--qa-pwd", "--qa-args"};
