@@ -117,6 +117,12 @@ void Service::handle_chat(const http::Request& req, std::shared_ptr<http::Respon
 }
 
 void Service::add_routes(http::Server& server, http::Handler other_chat_post) {
+  // Frees the KV blocks kept for prefix reuse (the engine drops them at its next step); running
+  // requests keep theirs. ChatGLM's demos freed GPU memory here.
+  server.route("GET", "/clear", [this](const http::Request&, std::shared_ptr<http::Responder> res) {
+    st_.engine.clear_cache();
+    openai::send_json(*res, Json{{"ok", true}});
+  });
   server.route("POST", "/stream", [this](const http::Request& req, std::shared_ptr<http::Responder> res) {
     handle_chat(req, std::move(res), /*stream=*/true);
   });

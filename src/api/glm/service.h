@@ -1,6 +1,6 @@
 // The ChatGLM-style surface (spec/api.md §2, seeds/003_*.txt): POST /chat with a `query` body
-// (one JSON answer) and POST /stream (SSE, event `delta`, cumulative `response`, a last event
-// with `finished: true`). GET /clear is the OpenAI surface's (one implementation for both).
+// (one JSON answer), POST /stream (SSE, event `delta`, cumulative `response`, a last event with
+// `finished: true`) and GET /clear (drops the engine's cached KV blocks → {"ok": true}).
 //
 // Prompt: history + query rendered with this surface's ChatFormat — the `[Round n]` format for
 // ChatGLM-architecture models, the model's own chat template (or built-in format) otherwise
@@ -30,10 +30,10 @@ class Service {
   // `state` (engine, tokenizer, log) must outlive the service.
   Service(openai::ServiceState& state, openai::ChatFormat format, GlmDefaults defaults = {});
 
-  // Mounts POST /stream and POST /chat. POST /chat is shared with the demo API (§3): a body that
-  // is a JSON object with `query` is a chat; a body with ChatGLM fields but no `query` is a 400
-  // naming it; any other body goes to `other_chat_post` (the demo's reset), or is a 400 when that
-  // is empty. The service must outlive the server's run().
+  // Mounts GET /clear, POST /stream and POST /chat. POST /chat is shared with the demo API
+  // (§3): a body that is a JSON object with `query` is a chat; a body with ChatGLM fields but no
+  // `query` is a 400 naming it; any other body goes to `other_chat_post` (the demo's reset), or
+  // is a 400 when that is empty. The service must outlive the server's run().
   void add_routes(http::Server& server, http::Handler other_chat_post = nullptr);
 
   void handle_chat(const http::Request& req, std::shared_ptr<http::Responder> res, bool stream);

@@ -89,14 +89,6 @@ void Service::add_routes(http::Server& server) {
     r.body = R"({"status":"ok"})";
     res->send(std::move(r));
   });
-  // Spec §2: frees the KV blocks kept for prefix reuse (the engine drops them at its next step);
-  // running requests keep theirs. Mounted here until the ChatGLM surface has its own folder.
-  server.route("GET", "/clear", [st](const http::Request&, std::shared_ptr<http::Responder> res) {
-    st->engine.clear_cache();
-    http::Response r;
-    r.body = R"({"ok":true})";
-    res->send(std::move(r));
-  });
   server.route("GET", "/metrics", [this, &server](const http::Request&, std::shared_ptr<http::Responder> res) {
     refresh_engine_metrics(server.metrics());
     http::Response r;
