@@ -71,6 +71,7 @@ class ServeProcess {
   ~ServeProcess() { stop(); }
 
   uint16_t port() const { return port_; }
+  pid_t pid() const { return pid_; }  // e.g. to SIGKILL it; stop() still reaps it
   bool ok() const { return port_ != 0; }
   std::string log() {
     std::lock_guard lock(mu_);
