@@ -125,9 +125,21 @@ class StdinLines {
   bool eof_ = false;
 };
 
-// The engine thread puts a reply's pieces here; the main thread is woken through an eventfd.
+// An eventfd shared by the session and its reply channels: the engine thread may still be
+// inside wake() when the session ends, so the descriptor lives until the last channel is gone.
+struct Wakeup {
+  Wakeup() : fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+  ~Wakeup() {
+    if (fd >= 0) ::close(fd);
+  }
+  Wakeup(const Wakeup&) = delete;
+  Wakeup& operator=(const Wakeup&) = delete;
+  const int fd;
+};
+
+// The engine thread puts a reply's pieces here; the main thread is woken through the eventfd.
 struct ReplyChannel {
-  explicit ReplyChannel(int fd) : event_fd(fd) {}
+  explicit ReplyChannel(std::shared_ptr<const Wakeup> w) : wakeup(std::move(w)) {}
   void piece(std::string_view p) {
     {
       std::lock_guard lock(mu);
@@ -144,10 +156,10 @@ struct ReplyChannel {
   }
   void wake() const {
     const uint64_t one = 1;
-    [[maybe_unused]] const ssize_t n = ::write(event_fd, &one, sizeof one);
+    [[maybe_unused]] const ssize_t n = ::write(wakeup->fd, &one, sizeof one);
   }
 
-  const int event_fd;
+  const std::shared_ptr<const Wakeup> wakeup;
   std::mutex mu;
   std::string text;                               // not yet printed
   std::optional<api::openai::ReplyResult> done;
@@ -158,10 +170,9 @@ class ChatSession {
   ChatSession(const ChatArgs& a, engine::Engine& engine, const text::Tokenizer& tok, const api::openai::ChatFormat& fmt,
               InterruptSignal& sigint, int32_t n_ctx)
       : a_(a), engine_(engine), tok_(tok), fmt_(fmt), sigint_(sigint), n_ctx_(n_ctx), system_(a.system),
-        event_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
-  ~ChatSession() {
-    if (event_fd_ >= 0) ::close(event_fd_);
-  }
+        wakeup_(std::make_shared<const Wakeup>()), event_fd_(wakeup_->fd) {}
+
+  bool broken() const { return event_fd_ < 0; }
 
   // The prompt loop; returns when the user leaves.
   void run() {
@@ -281,7 +292,7 @@ class ChatSession {
     spec.prompt = std::move(prompt->ids);
     spec.strip_leading_space = prompt->strip_leading_space;
     spec.sampling = a_.sampling;
-    auto channel = std::make_shared<ReplyChannel>(event_fd_);
+    auto channel = std::make_shared<ReplyChannel>(wakeup_);
     const auto t0 = std::chrono::steady_clock::now();
     auto handle = api::openai::start_reply(
         engine_, tok_, std::move(spec), [channel](std::string_view p) { channel->piece(p); },
@@ -338,6 +349,7 @@ class ChatSession {
   const int32_t n_ctx_;
   std::string system_;
   OJson history_ = OJson::array();  // user and assistant messages, oldest first
+  const std::shared_ptr<const Wakeup> wakeup_;
   const int event_fd_;
 };
 
@@ -372,7 +384,9 @@ int run_chat(ChatArgs a) {
   eo.threads = a.threads;
   eo.is_eog = [&t](int32_t id) { return t.is_eog(id); };
   engine::Engine engine(**model, eo);
-  ChatSession(a, engine, t, fmt, sigint, n_ctx).run();
+  ChatSession session(a, engine, t, fmt, sigint, n_ctx);
+  if (session.broken()) return fail({ErrorCode::kIo, "eventfd", "cannot create one"});
+  session.run();
   return 0;
 }
 

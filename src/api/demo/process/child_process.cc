@@ -286,14 +286,16 @@ void ChildProcess::read_loop() {
     fds[nfds++] = pollfd{wake_fd_, POLLIN, 0};
 
     const int ready = ::poll(fds, nfds_t(nfds), pidfd_ >= 0 ? -1 : 50);
-    if (ready < 0 && errno != EINTR) return;  // cannot happen with valid descriptors
-    if (ready <= 0 && pidfd_ >= 0) continue;
-    if (fds[wake_slot].revents) {
+    const bool poll_failed = ready < 0 && errno != EINTR;  // not with valid descriptors; keep reaping
+    if (poll_failed) ::usleep(50'000);
+    if (ready <= 0 && pidfd_ >= 0 && !poll_failed) continue;
+    if (!poll_failed && fds[wake_slot].revents) {
       uint64_t count;
       [[maybe_unused]] const ssize_t n = ::read(wake_fd_, &count, sizeof count);
     }
     for (int i = 0; i < 2; ++i)
-      if (pipe_slot[i] >= 0 && (fds[pipe_slot[i]].revents & (POLLIN | POLLHUP | POLLERR))) read_pipe(i, false);
+      if (!poll_failed && pipe_slot[i] >= 0 && (fds[pipe_slot[i]].revents & (POLLIN | POLLHUP | POLLERR)))
+        read_pipe(i, false);
     int syncs;
     {
       std::lock_guard lock(mu_);
@@ -305,7 +307,7 @@ void ChildProcess::read_loop() {
       std::lock_guard lock(mu_);
       for (int k = 0; k < syncs; ++k) push(ChildEvent{ChildEvent::Kind::kSynced, Stream::kStdout, {}, {}});
     }
-    const bool maybe_exited = pid_slot < 0 || (fds[pid_slot].revents != 0);
+    const bool maybe_exited = poll_failed || pid_slot < 0 || (fds[pid_slot].revents != 0);
     if (maybe_exited && try_reap()) {
       // Everything it wrote before exiting is in the pipes: pass it on before kExited. Output of
       // grandchildren still holding the pipes after that is dropped (they get EPIPE).
