@@ -41,27 +41,40 @@ Fixture make(GgmlType t, int64_t rows, int64_t cols, int64_t tokens) {
   return f;
 }
 
-// args: type, rows, cols, tokens, gemm (1) or row-by-token (0)
+// args: type, rows, cols, tokens, mode: 0 row-by-token dots, 1 GEMM with per-call packing,
+// 2 load-time packed tiles (packed.h; Q8_0/Q4_0/F16 only)
 void BM_Matmul(benchmark::State& state) {
   const auto t = GgmlType(state.range(0));
   const int64_t rows = state.range(1), cols = state.range(2), tokens = state.range(3);
   const CpuFeatures cpu = detect_cpu_features();
   VecDotKernels k = select_vec_dot_kernels(cpu);
-  if (state.range(4) == 0) {
+  const int64_t mode = state.range(4);
+  if (mode == 0) {
     k.gemm_i8 = nullptr;
     k.gemm_f32 = nullptr;
-  } else if (!k.gemm_i8) {
-    state.SkipWithError("no GEMM kernels at this ISA level");
+  } else if (!k.gemm_i8 || (mode == 2 && packed_kind_for(t, cols) == PackedKind::kNone)) {
+    state.SkipWithError("no such kernel for this type at this ISA level");
     return;
   }
   Fixture f = make(t, rows, cols, tokens);
+  std::vector<uint8_t> packed;
+  if (mode == 2) {
+    const PackedKind kind = packed_kind_for(t, cols);
+    const size_t tb = packed_tile_bytes(kind, cols);
+    packed.resize(tb * size_t(packed_tiles(rows)));
+    for (int64_t tile = 0; tile < packed_tiles(rows); ++tile)
+      pack_weight_tile(f.w, kind, tile, packed.data() + size_t(tile) * tb);
+    f.w.packed = kind;
+    f.w.packed_data = packed.data();
+  }
   tensor::ThreadPool pool(1);
   MatmulScratch scratch;
   for (auto _ : state) {
     matmul(f.w, f.x.data(), tokens, f.y.data(), pool, k, scratch);
     benchmark::DoNotOptimize(f.y.data());
   }
-  state.SetLabel(std::string(format::ggml_type_name(t)) + (state.range(4) ? " gemm" : " rows"));
+  static const char* const kModes[] = {" rows", " gemm", " packed"};
+  state.SetLabel(std::string(format::ggml_type_name(t)) + kModes[mode]);
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * double(rows * cols * tokens) * 1e-9,
                                                  benchmark::Counter::kIsIterationInvariantRate);
   state.counters["wGB/s"] = benchmark::Counter(double(f.data.size()) * 1e-9,
@@ -70,8 +83,9 @@ void BM_Matmul(benchmark::State& state) {
 
 void shapes(benchmark::internal::Benchmark* b) {
   for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::F16})
-    for (int64_t tokens : {8, 64, 256})
-      for (int gemm : {0, 1}) b->Args({int64_t(t), 896, 4864, tokens, gemm});  // ffn_down: K-quant rows need cols % 256 == 0
+    for (int64_t tokens : {1, 8, 64, 256})
+      for (int mode : {0, 1, 2})
+        if (mode != 1 || tokens >= kGemmMinTokens) b->Args({int64_t(t), 896, 4864, tokens, mode});  // ffn_down: K-quant rows need cols % 256 == 0
 }
 
 }  // namespace

@@ -1,28 +1,33 @@
-// AVX-512 attention over the paged cache: 16-wide dot products for the scores and 16-wide
-// multiply-adds for the weighted sum of values. Same contract and results (up to float
-// summation order) as attention_ref in attention_ref.cc; compiled with AVX-512 flags and only
-// called when the CPU has them. Head dims that are not a multiple of 16 use masked tails.
+// AVX-512 attention over the paged cache, flash-attention style: a job is one KV head and a
+// run of up to 16 tokens, i.e. every query row (token × query head of the group) that reads
+// that head. The cache is walked in chunks of up to 16 positions; each chunk's keys are
+// gathered once into a [head_dim][16] tile that every row of the job reuses, so a row's 16
+// scores are head_dim FMAs with positions in the lanes (no horizontal sums). Softmax is
+// online (running max m and sum l per row, the output rescaled when m grows), so nothing
+// proportional to the context length is stored, and exp runs 16 lanes at a time.
+// Same contract as attention_ref (attention_ref.cc), results equal up to float rounding.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "kernels/attention.h"
+#include "kernels/simd_x86.h"
 
 namespace shuo::kernels {
 
 namespace {
 
+constexpr int kTokensPerJob = 16;
+
 inline __mmask16 tail_mask(int n) { return n >= 16 ? __mmask16(0xffff) : __mmask16((1u << n) - 1); }
 
-inline float dot(const float* a, const float* b, int n) {
-  __m512 acc = _mm512_setzero_ps();
-  for (int i = 0; i < n; i += 16) {
-    const __mmask16 m = tail_mask(n - i);
-    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), acc);
-  }
-  return _mm512_reduce_add_ps(acc);
-}
+// Per-row running state of the online softmax.
+struct RowState {
+  float m = -INFINITY;  // max score so far
+  float l = 0.0f;       // Σ e^(score − m)
+};
 
 }  // namespace
 
@@ -33,35 +38,92 @@ void attention_avx512(const float* q, int64_t n_tokens, int32_t pos0, const KvBl
   const int hd = s.head_dim;
   const int64_t q_stride = int64_t(s.n_head) * hd;
   const int64_t kv_stride = int64_t(s.n_head_kv) * hd;
-  pool.parallel_for(n_tokens * s.n_head, [&](int64_t begin, int64_t end, int) {
-    std::vector<float> scores(pos0 + n_tokens);
+  const int64_t n_chunks = (n_tokens + kTokensPerJob - 1) / kTokensPerJob;
+  const int n_vec = (hd + 15) / 16;
+  // Gather offsets of 16 consecutive positions of one head within a block.
+  const __m512i pos_offsets = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                                 _mm512_set1_epi32(int32_t(kv_stride)));
+  pool.parallel_for(int64_t(s.n_head_kv) * n_chunks, [&](int64_t begin, int64_t end, int) {
+    // Scratch on the stack for the common sizes; the vector path only for unusual shapes.
+    const size_t rows_max = size_t(kTokensPerJob) * size_t(group);
+    std::vector<float> heap;
+    float stack_buf[16 * 256 + 16 * 16 * 256];
+    const size_t need = size_t(16) * hd + rows_max * size_t(n_vec) * 16;
+    float* buf = stack_buf;
+    if (need > sizeof(stack_buf) / sizeof(float)) {
+      heap.resize(need);
+      buf = heap.data();
+    }
+    float* kt = buf;                     // [hd][16] keys of the chunk, transposed
+    float* acc = buf + size_t(16) * hd;  // [rows][n_vec·16] unnormalised outputs
+    RowState st[16 * 64];
+    std::vector<RowState> st_heap;
+    RowState* state = st;
+    if (rows_max > sizeof(st) / sizeof(st[0])) {
+      st_heap.resize(rows_max);
+      state = st_heap.data();
+    }
+    alignas(64) float p16[16];
+
     for (int64_t job = begin; job < end; ++job) {
-      const int64_t t = job / s.n_head;
-      const int h = static_cast<int>(job % s.n_head);
-      const int kvh = h / group;
-      const int64_t n_pos = pos0 + t + 1;
-      const float* qh = q + t * q_stride + int64_t(h) * hd;
-      float mx = -INFINITY;
-      for (int64_t p = 0; p < n_pos; ++p) {
-        const float* kp = kv.k[p / bs] + (p % bs) * kv_stride + int64_t(kvh) * hd;
-        scores[p] = dot(qh, kp, hd) * s.scale;
-        mx = std::max(mx, scores[p]);
-      }
-      double sum = 0.0;
-      for (int64_t p = 0; p < n_pos; ++p) {
-        scores[p] = std::exp(scores[p] - mx);
-        sum += scores[p];
-      }
-      const float inv = static_cast<float>(1.0 / sum);
-      float* oh = out + t * q_stride + int64_t(h) * hd;
-      for (int i = 0; i < hd; i += 16) {
-        const __mmask16 m = tail_mask(hd - i);
-        __m512 acc = _mm512_setzero_ps();
-        for (int64_t p = 0; p < n_pos; ++p) {
-          const float* vp = kv.v[p / bs] + (p % bs) * kv_stride + int64_t(kvh) * hd;
-          acc = _mm512_fmadd_ps(_mm512_set1_ps(scores[p]), _mm512_maskz_loadu_ps(m, vp + i), acc);
+      const int kvh = int(job / n_chunks);
+      const int64_t t0 = (job % n_chunks) * kTokensPerJob;
+      const int64_t nt = std::min<int64_t>(kTokensPerJob, n_tokens - t0);
+      const int64_t rows = nt * group;
+      for (int64_t r = 0; r < rows; ++r) state[r] = RowState{};
+      std::fill(acc, acc + rows * n_vec * 16, 0.0f);
+      const int64_t n_pos_job = pos0 + t0 + nt;  // the last token of the job sees this many
+      for (int64_t c0 = 0; c0 < n_pos_job;) {
+        // A chunk: up to 16 positions inside one block.
+        const int64_t blk = c0 / bs, in_blk = c0 % bs;
+        const int len = int(std::min<int64_t>({16, bs - in_blk, n_pos_job - c0}));
+        const float* kbase = kv.k[blk] + in_blk * kv_stride + int64_t(kvh) * hd;
+        const float* vbase = kv.v[blk] + in_blk * kv_stride + int64_t(kvh) * hd;
+        const __mmask16 lanes = tail_mask(len);
+        for (int d = 0; d < hd; ++d)
+          _mm512_store_ps(kt + d * 16, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), lanes, pos_offsets, kbase + d, 4));
+        for (int64_t r = 0; r < rows; ++r) {
+          const int64_t t = t0 + r / group;
+          const int h = kvh * group + int(r % group);
+          const int64_t visible = pos0 + t + 1 - c0;  // positions of this chunk the token sees
+          if (visible <= 0) continue;
+          const __mmask16 m = lanes & tail_mask(int(std::min<int64_t>(visible, 16)));
+          const float* qh = q + t * q_stride + int64_t(h) * hd;
+          __m512 sc0 = _mm512_setzero_ps(), sc1 = _mm512_setzero_ps();
+          int d = 0;
+          for (; d + 2 <= hd; d += 2) {
+            sc0 = _mm512_fmadd_ps(_mm512_set1_ps(qh[d]), _mm512_load_ps(kt + d * 16), sc0);
+            sc1 = _mm512_fmadd_ps(_mm512_set1_ps(qh[d + 1]), _mm512_load_ps(kt + (d + 1) * 16), sc1);
+          }
+          if (d < hd) sc0 = _mm512_fmadd_ps(_mm512_set1_ps(qh[d]), _mm512_load_ps(kt + d * 16), sc0);
+          const __m512 sc = _mm512_mul_ps(_mm512_add_ps(sc0, sc1), _mm512_set1_ps(s.scale));
+          RowState& rs = state[r];
+          const float m_new = std::max(rs.m, _mm512_mask_reduce_max_ps(m, sc));
+          const float alpha = std::exp(rs.m - m_new);  // 0 on the first chunk (m = −inf)
+          const __m512 p = _mm512_maskz_mov_ps(m, exp_ps(_mm512_sub_ps(sc, _mm512_set1_ps(m_new))));
+          rs.l = rs.l * alpha + _mm512_reduce_add_ps(p);
+          rs.m = m_new;
+          _mm512_store_ps(p16, p);
+          const int n_p = int(std::min<int64_t>(visible, len));
+          float* o = acc + r * n_vec * 16;
+          const __m512 va = _mm512_set1_ps(alpha);
+          for (int v = 0; v < n_vec; ++v) {
+            const __mmask16 dm = tail_mask(hd - v * 16);
+            __m512 ov = _mm512_mul_ps(_mm512_load_ps(o + v * 16), va);
+            for (int j = 0; j < n_p; ++j)
+              ov = _mm512_fmadd_ps(_mm512_set1_ps(p16[j]), _mm512_maskz_loadu_ps(dm, vbase + j * kv_stride + v * 16), ov);
+            _mm512_store_ps(o + v * 16, ov);
+          }
         }
-        _mm512_mask_storeu_ps(oh + i, m, _mm512_mul_ps(acc, _mm512_set1_ps(inv)));
+        c0 += len;
+      }
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t t = t0 + r / group;
+        const int h = kvh * group + int(r % group);
+        float* oh = out + t * q_stride + int64_t(h) * hd;
+        const __m512 inv = _mm512_set1_ps(1.0f / state[r].l);
+        for (int v = 0; v < n_vec; ++v)
+          _mm512_mask_storeu_ps(oh + v * 16, tail_mask(hd - v * 16), _mm512_mul_ps(_mm512_load_ps(acc + r * n_vec * 16 + v * 16), inv));
       }
     }
   });

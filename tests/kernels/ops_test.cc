@@ -102,26 +102,24 @@ TEST(Ops, RopeFactorsAndPartialDims) {
 
 class AttentionVariants : public ::testing::TestWithParam<int> {};
 
-// Every variant this CPU runs against plain double-precision math; head dims 8, 24 (masked
-// tail for 16-wide SIMD) and 64.
-TEST_P(AttentionVariants, MatchNaiveGroupedQuery) {
+// Every variant this CPU runs against plain double-precision math.
+void check_attention(int hd, int n_head, int n_kv, int pos0, int n_tok, int bs) {
   const auto cpu = detect_cpu_features();
   std::vector<std::pair<const char*, AttentionFn>> fns = {{"ref", attention_ref}};
   if (cpu.has_avx512()) fns.push_back({"avx512", attention_avx512});
   for (const auto& [name, fn] : fns) {
-    const int hd = GetParam();
-    const int n_head = 4, n_kv = 2, pos0 = 5, n_tok = 3, total = pos0 + n_tok;
+    const int total = pos0 + n_tok;
     auto q = random_vec(n_tok * n_head * hd, 8), k = random_vec(total * n_kv * hd, 9), v = random_vec(total * n_kv * hd, 10);
     std::vector<float> out(q.size());
     shuo::tensor::ThreadPool pool(2);
     AttentionShape s{n_head, n_kv, hd, 1.0f / std::sqrt(float(hd))};
-    // The cache in blocks of 3 positions (the last one partly filled).
+    // The cache in blocks of bs positions (the last one partly filled).
     std::vector<const float*> kb, vb;
-    for (int p = 0; p < total; p += 3) {
+    for (int p = 0; p < total; p += bs) {
       kb.push_back(k.data() + p * n_kv * hd);
       vb.push_back(v.data() + p * n_kv * hd);
     }
-    fn(q.data(), n_tok, pos0, KvBlocksView{kb.data(), vb.data(), 3}, s, out.data(), pool);
+    fn(q.data(), n_tok, pos0, KvBlocksView{kb.data(), vb.data(), bs}, s, out.data(), pool);
     for (int t = 0; t < n_tok; ++t)
       for (int h = 0; h < n_head; ++h) {
         const int kvh = h / (n_head / n_kv);
@@ -137,10 +135,21 @@ TEST_P(AttentionVariants, MatchNaiveGroupedQuery) {
         for (int i = 0; i < hd; ++i) {
           double o = 0;
           for (int p = 0; p <= pos0 + t; ++p) o += w[p] / sum * v[(p * n_kv + kvh) * hd + i];
-          ASSERT_NEAR(out[(t * n_head + h) * hd + i], o, 1e-5) << name << " hd " << hd << " t " << t << " h " << h << " i " << i;
+          ASSERT_NEAR(out[(t * n_head + h) * hd + i], o, 1e-5)
+              << name << " hd " << hd << " bs " << bs << " t " << t << " h " << h << " i " << i;
         }
       }
   }
+}
+
+// Head dims 8, 24 (masked tail for 16-wide SIMD) and 64, blocks of 3 positions.
+TEST_P(AttentionVariants, MatchNaiveGroupedQuery) { check_attention(GetParam(), 4, 2, 5, 3, 3); }
+
+// A prompt longer than one job of 16 tokens, groups of 7 query heads (qwen2-0.5b), blocks of
+// 16 and of 5 positions, and a long cached prefix (the online softmax rescales many times).
+TEST_P(AttentionVariants, LongPromptsAndWideGroups) {
+  check_attention(GetParam(), 14, 2, 40, 37, 16);
+  check_attention(GetParam(), 14, 2, 3, 20, 5);
 }
 
 INSTANTIATE_TEST_SUITE_P(HeadDims, AttentionVariants, ::testing::Values(8, 24, 64));
