@@ -74,24 +74,12 @@ Result<std::vector<std::string>> read_keys(const std::string& path) {
   return keys;
 }
 
-std::string token_string(const text::Tokenizer& tok, int32_t id) { return id >= 0 ? tok.token_text(id) : ""; }
-
 api::openai::ChatFormat chat_format_for(const format::GgufFile& file, const model::ModelConfig& cfg,
                                         const text::Tokenizer& tok, spdlog::logger& log) {
-  std::optional<text::ChatTemplate> tpl;
-  auto source = file.get_optional<std::string>("tokenizer.chat_template");
-  if (source.ok() && *source) {
-    auto parsed = text::ChatTemplate::parse(**source);
-    if (parsed.ok()) {
-      tpl = std::move(*parsed);
-    } else {
-      log.warn("the model's chat template does not parse ({}); using a built-in format", parsed.error().to_string());
-    }
-  }
-  const bool llama3 = tok.find_token("<|start_header_id|>") && tok.find_token("<|end_header_id|>") &&
-                      tok.find_token("<|eot_id|>");
-  return api::openai::ChatFormat(std::move(tpl), text::builtin_chat_format_for(cfg.arch, llama3),
-                                 token_string(tok, tok.bos_id()), token_string(tok, tok.eos_id()));
+  std::string warning;
+  api::openai::ChatFormat fmt = api::openai::chat_format_for_model(file, cfg.arch, tok, &warning);
+  if (!warning.empty()) log.warn("{}", warning);
+  return fmt;
 }
 
 int fail(spdlog::logger& log, const std::string& message) {
