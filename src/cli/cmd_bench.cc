@@ -27,6 +27,7 @@ struct BenchArgs {
   std::vector<int32_t> n_prompt{512}, n_gen{128}, threads, batch{1};
   int reps = 5;
   bool json = false;
+  bool no_repack = false;
   int bw_mib = 512;
   int bw_reps = 5;
   uint64_t seed = 1234;
@@ -125,7 +126,9 @@ int run_bench(const BenchArgs& a) {
   for (const auto& path : a.models) {
     auto file = format::GgufFile::open(path);
     if (!file) return fail(file.error());
-    auto model = model::load_model(*file);
+    model::LoadOptions load_opts;
+    load_opts.pack_weights = !a.no_repack;
+    auto model = model::load_model(*file, load_opts);
     if (!model) return fail(model.error());
     const uint64_t decode_bytes = engine::decode_weight_bytes(*file);
     Row base;
@@ -195,6 +198,8 @@ void add_bench_command(CLI::App& app, int* exit_code) {
   cmd->add_option("-r,--repetitions", a->reps, "timed runs per test (after one warm-up)")->capture_default_str();
   cmd->add_option("--batch", a->batch, "sequences decoded together in tg, comma list")
       ->delimiter(',')->capture_default_str();
+  cmd->add_flag("--no-repack", a->no_repack,
+                "keep weights in the stored layout (no 16-row tiles): compare the two in one run");
   cmd->add_flag("--json", a->json, "one JSON object per line on stdout (info lines go to stderr)");
   cmd->add_option("--bw-mib", a->bw_mib, "buffer for the read-bandwidth probe, MiB")->capture_default_str();
   cmd->add_option("--bw-reps", a->bw_reps, "bandwidth probe runs (the best counts)")->capture_default_str();
