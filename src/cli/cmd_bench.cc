@@ -137,6 +137,9 @@ int run_bench(const BenchArgs& a) {
     base.size_mib = double(engine::matrix_weight_bytes(*file)) / (1024.0 * 1024.0);
     std::fprintf(info, "model: %s (%s), kernel isa: %s, weights read per decode step: %.2f MiB\n", path.c_str(),
                  base.type.c_str(), (*model)->kernel_isa(), double(decode_bytes) / (1024.0 * 1024.0));
+    std::fprintf(info, "resident memory after load: %.1f MiB (file %.1f MiB)\n",
+                 double(engine::resident_memory_bytes()) / (1024.0 * 1024.0),
+                 double(file->file_size()) / (1024.0 * 1024.0));
     if (!a.json && !header) {
       std::printf("\n| %-24s | %-6s | %10s | %7s | %5s | %-6s | %18s | %8s | %6s |\n", "model", "type", "size",
                   "threads", "batch", "test", "t/s", "median", "bw %");

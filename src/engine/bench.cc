@@ -1,9 +1,12 @@
 // pp/tg timing loops and the read-bandwidth probe (see bench.h).
 #include "engine/bench.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -156,6 +159,15 @@ Result<BenchSamples> bench_generate(model::Model& model, int32_t n_gen, int32_t 
     if (r >= 0) s.seconds.push_back(t);
   }
   return s;
+}
+
+int64_t resident_memory_bytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (!f) return 0;
+  long long size = 0, resident = 0;
+  const int n = std::fscanf(f, "%lld %lld", &size, &resident);
+  std::fclose(f);
+  return n == 2 ? int64_t(resident) * int64_t(sysconf(_SC_PAGESIZE)) : 0;
 }
 
 }  // namespace shuo::engine

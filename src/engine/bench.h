@@ -17,6 +17,9 @@ namespace shuo::engine {
 // Best-of-`reps` read bandwidth in GB/s (1e9 bytes) of a sum over a `size_bytes` buffer split
 // across the pool's threads, each thread touching (first-touch) its own part. Like membw.c's
 // "read" test; size_bytes should be ≥ 512 MiB so caches do not count.
+// Resident memory of this process now (/proc/self/statm), bytes; 0 where it cannot be read.
+int64_t resident_memory_bytes();
+
 double measure_read_bandwidth_gbs(tensor::ThreadPool& pool, size_t size_bytes, int reps);
 
 // Bytes of weights one decode step reads in full: every 2-D tensor except token_embd when a

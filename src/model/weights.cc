@@ -66,6 +66,8 @@ void PackedWeights::pack(const std::vector<kernels::WeightMatrix*>& mats, const 
       const size_t tb = kernels::packed_tile_bytes(j.kind, j.w->cols);
       for (int64_t t = 0; t < kernels::packed_tiles(j.w->rows); ++t)
         kernels::pack_weight_tile(*j.w, j.kind, t, j.out + size_t(t) * tb);
+      // Right away, so that resident memory peaks at one copy plus the matrices in flight.
+      f.release_pages(j.w->data, j.w->row_bytes * size_t(j.w->rows));
     }
   };
   std::vector<std::thread> pool;
@@ -75,7 +77,6 @@ void PackedWeights::pack(const std::vector<kernels::WeightMatrix*>& mats, const 
   for (const Job& j : jobs) {
     j.w->packed = j.kind;
     j.w->packed_data = j.out;
-    f.release_pages(j.w->data, j.w->row_bytes * size_t(j.w->rows));
   }
 }
 
