@@ -71,6 +71,8 @@ TEST(GlmRequest, ErrorsNameTheirField) {
   EXPECT_EQ(error_field(R"({"query":"x","top_p":1.5})"), "top_p");
   EXPECT_EQ(error_field(R"(not json)"), "body");
   EXPECT_EQ(error_field("{\"query\":\"\xe4\xbd\"}"), "body");  // a cut UTF-8 character
+  auto bad_utf8 = parse_glm_request("{\"query\":\"\xe4\xbd\"}", GlmDefaults{});
+  EXPECT_EQ(bad_utf8.error().message, "is not valid UTF-8");
 }
 
 TEST(GlmRequest, ChatPostsAreToldApartFromResets) {

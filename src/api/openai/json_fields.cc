@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <limits>
 
+#include "text/utf8.h"
+
 namespace shuo::api::openai {
 
 using Json = nlohmann::ordered_json;
@@ -51,7 +53,11 @@ Result<Json> parse_json_object(std::string_view body) {
   if (json_depth(body) > kMaxDepth)
     return bad_field("body", "JSON nests deeper than " + std::to_string(kMaxDepth) + " levels");
   Json j = Json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return bad_field("body", "is not valid JSON");
+  if (j.is_discarded()) {
+    // JSON text is UTF-8 (RFC 8259); say which rule the body broke.
+    if (!text::is_valid_utf8(body)) return bad_field("body", "is not valid UTF-8");
+    return bad_field("body", "is not valid JSON");
+  }
   if (!j.is_object()) return bad_field("body", std::string("must be a JSON object, got ") + j.type_name());
   return j;
 }

@@ -22,8 +22,8 @@ Error wrong_type(const std::string& name, const char* want, const nlohmann::orde
 // Shortest round-trip-ish text of a number for messages ("0.5", "1e+30").
 std::string format_number(double v);
 
-// The body as a JSON object. Errors (where "body"): nesting deeper than 64, not JSON (ill-formed
-// UTF-8 inside strings included: nlohmann rejects it), not an object.
+// The body as a JSON object. Errors (where "body"): nesting deeper than 64, not UTF-8, not JSON,
+// not an object.
 Result<nlohmann::ordered_json> parse_json_object(std::string_view body);
 
 // The field's value, or null when it is absent or JSON null.
