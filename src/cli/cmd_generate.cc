@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/sampling_flags.h"
 #include "engine/generator.h"
 #include "engine/sampler.h"
 #include "format/gguf.h"
@@ -105,23 +106,10 @@ int run_generate(GenerateArgs a) {
 void add_generate_command(CLI::App& app, int* exit_code) {
   auto* cmd = app.add_subcommand("generate", "Generate text from a prompt with a GGUF model");
   auto a = std::make_shared<GenerateArgs>();
-  // Defaults as llama.cpp's CLI, so results are comparable.
-  a->sampling.temperature = 0.8f;
-  a->sampling.top_k = 40;
-  a->sampling.top_p = 0.95f;
-  a->sampling.min_p = 0.05f;
   cmd->add_option("-m,--model", a->model, "GGUF model file")->required();
   cmd->add_option("-p,--prompt", a->prompt, "prompt text (the output is only the continuation)");
   cmd->add_option("-n,--n-predict", a->n_predict, "tokens to generate")->capture_default_str();
-  cmd->add_option("--temp", a->sampling.temperature, "temperature, 0 = greedy")->capture_default_str();
-  cmd->add_option("--top-k", a->sampling.top_k, "top-k, 0 = off")->capture_default_str();
-  cmd->add_option("--top-p", a->sampling.top_p, "top-p, 1 = off")->capture_default_str();
-  cmd->add_option("--min-p", a->sampling.min_p, "min-p, 0 = off")->capture_default_str();
-  cmd->add_option("--repeat-penalty", a->sampling.repetition_penalty, "repetition penalty (HF rule), 1 = off");
-  cmd->add_option("--repeat-last-n", a->sampling.penalty_last_n, "penalty window in tokens, -1 = whole context");
-  cmd->add_option("--presence-penalty", a->sampling.presence_penalty, "presence penalty");
-  cmd->add_option("--frequency-penalty", a->sampling.frequency_penalty, "frequency penalty");
-  cmd->add_option("-s,--seed", a->seed, "RNG seed (default: random)");
+  add_sampling_flags(*cmd, a->sampling, a->seed);
   cmd->add_option("-t,--threads", a->threads, "threads (default: physical cores)");
   cmd->add_option("-c,--ctx", a->ctx, "context size (default: the model's, at most 4096)");
   cmd->add_flag("--ids", a->ids, "print generated token ids instead of text");

@@ -46,6 +46,24 @@ Matrix random_matrix(GgmlType t, int64_t rows, int64_t cols, uint32_t seed) {
   return m;
 }
 
+// n_tok tokens' activations in the integer GEMM's form (the reference quantizer).
+struct Activations {
+  std::vector<BlockQ8A> blocks;
+  std::vector<int32_t> corr;
+  GemmAct act() const { return GemmAct{blocks.data(), corr.data()}; }
+};
+
+Activations quantize_tokens(const std::vector<float>& x, int64_t n_tok, int64_t cols) {
+  Activations a;
+  a.blocks.resize(size_t(n_tok * cols / 32));
+  a.corr.resize(size_t(n_tok * cols / 16));
+  for (int64_t tk = 0; tk < n_tok; ++tk) {
+    quantize_act_ref(x.data() + tk * cols, a.blocks.data() + tk * cols / 32, cols);
+    gemm_act_corr(a.blocks.data() + tk * cols / 32, cols, a.corr.data() + tk * cols / 16);
+  }
+  return a;
+}
+
 bool have_avx512() {
   const CpuFeatures cpu = detect_cpu_features();
   return cpu.has_avx512() && cpu.avx512vnni && cpu.has_avx2_fma();
@@ -90,23 +108,18 @@ TEST(Gemm, I8ReferenceMatchesDequantizedMath) {
     const int rows = 11;  // a partial tile
     Matrix m = random_matrix(t, rows, cols, 50);
     const auto x = random_floats(n_tok * cols, 9);
-    std::vector<BlockQ8A> blocks(size_t(n_tok * cols / 32));
-    std::vector<int32_t> corr(size_t(n_tok * cols / 16));
-    for (int64_t tk = 0; tk < n_tok; ++tk) {
-      quantize_act_ref(x.data() + tk * cols, blocks.data() + tk * cols / 32, cols);
-      gemm_act_corr(blocks.data() + tk * cols / 32, cols, corr.data() + tk * cols / 16);
-    }
+    const Activations qa = quantize_tokens(x, n_tok, cols);
     GemmPackBuffers buf;
     const GemmI8Tile tile = pack_i8_tile(m.w, 0, rows, buf);
     std::vector<float> got(size_t(n_tok * rows));
-    gemm_i8_ref(tile, GemmAct{blocks.data(), corr.data()}, n_tok, got.data(), rows, rows);
+    gemm_i8_ref(tile, qa.act(), n_tok, got.data(), rows, rows);
     for (int64_t tk = 0; tk < n_tok; ++tk)
       for (int r = 0; r < rows; ++r) {
         std::vector<float> wr(cols);
         row_to_float(m.w, r, wr.data());
         double want = 0;
         for (int64_t c = 0; c < cols; ++c) {
-          const BlockQ8A& a = blocks[size_t(tk * cols / 32 + c / 32)];
+          const BlockQ8A& a = qa.blocks[size_t(tk * cols / 32 + c / 32)];
           want += double(wr[size_t(c)]) * double(a.d) * double(a.qs[c % 32]);
         }
         ASSERT_NEAR(got[size_t(tk * rows + r)], want, 1e-3 * (1.0 + std::fabs(want)))
@@ -125,13 +138,8 @@ TEST(Gemm, I8Avx512MatchesReference) {
       const GemmI8Tile tile = pack_i8_tile(m.w, 0, rows, buf);
       for (int64_t n_tok : {1, 4, 15, 16, 17, 37}) {
         const auto x = random_floats(n_tok * cols, 13);
-        std::vector<BlockQ8A> blocks(size_t(n_tok * cols / 32));
-        std::vector<int32_t> corr(size_t(n_tok * cols / 16));
-        for (int64_t tk = 0; tk < n_tok; ++tk) {
-          quantize_act_ref(x.data() + tk * cols, blocks.data() + tk * cols / 32, cols);
-          gemm_act_corr(blocks.data() + tk * cols / 32, cols, corr.data() + tk * cols / 16);
-        }
-        const GemmAct act{blocks.data(), corr.data()};
+        const Activations qa = quantize_tokens(x, n_tok, cols);
+        const GemmAct act = qa.act();
         // Stride 20 > rows: the kernel must not write past n_rows in a row of y.
         const int64_t stride = 20;
         std::vector<float> want(size_t(n_tok * stride), -7.0f), got(size_t(n_tok * stride), -7.0f);
@@ -236,13 +244,8 @@ TEST(GemmPacked, Avx512MatchesReference) {
     PackedMatrix p = packed_matrix(t, rows, cols, 130);
     for (int64_t n_tok : {1, 2, 3, 16, 21}) {
       const auto x = random_floats(n_tok * cols, 23);
-      std::vector<BlockQ8A> blocks(size_t(n_tok * cols / 32));
-      std::vector<int32_t> corr(size_t(n_tok * cols / 16));
-      for (int64_t tk = 0; tk < n_tok; ++tk) {
-        quantize_act_ref(x.data() + tk * cols, blocks.data() + tk * cols / 32, cols);
-        gemm_act_corr(blocks.data() + tk * cols / 32, cols, corr.data() + tk * cols / 16);
-      }
-      const GemmAct act{blocks.data(), corr.data()};
+      const Activations qa = quantize_tokens(x, n_tok, cols);
+      const GemmAct act = qa.act();
       std::vector<float> want(size_t(n_tok * rows), -7.0f), got(size_t(n_tok * rows), -7.0f);
       for (int64_t tile = 0; tile < packed_tiles(rows); ++tile) {
         const int nr = int(std::min<int64_t>(16, rows - tile * 16));
