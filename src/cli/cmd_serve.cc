@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +17,7 @@
 
 #include "api/demo/data_dir.h"
 #include "api/demo/engine_backend.h"
+#include "api/demo/process_backend.h"
 #include "api/demo/service.h"
 #include "api/glm/service.h"
 #include "api/grpc/grpc_server.h"
@@ -54,6 +56,10 @@ struct ServeArgs {
   std::string device;
   std::string personality = "I am a friendly and helpful assistant.";  // demo chat sessions
   std::string data_dir;  // demo sessions' SQLite file; "": api::demo::default_data_dir()
+  // Process mode of the demo API (§3): the program run for chat / QA sessions, fixed here.
+  std::string chat_cmd, chat_pwd, chat_args, qa_cmd, qa_pwd, qa_args;
+  double backend_start_timeout_s = 180;  // the source's 3 minutes
+  double backend_timeout_s = 120;        // one reply; the source's 2 minutes
   // Options of the source documents that shuo does not have yet: rejected, never ignored.
   std::vector<std::pair<std::string, CLI::Option*>> unsupported;
 };
@@ -87,6 +93,29 @@ int fail(spdlog::logger& log, const std::string& message) {
   return 1;
 }
 
+std::chrono::milliseconds to_ms(double seconds) { return std::chrono::milliseconds(int64_t(seconds * 1000)); }
+
+// The process-mode backend for --chat-… or --qa-… (`prefix`), or null when its -cmd is not given.
+Result<std::unique_ptr<api::demo::process::ProcessChatBackend>> process_backend_for(
+    const ServeArgs& a, const std::string& prefix, const std::string& cmd, const std::string& pwd,
+    const std::string& args, const std::shared_ptr<spdlog::logger>& log) {
+  if (cmd.empty()) {
+    if (!pwd.empty() || !args.empty())
+      return Error{ErrorCode::kBadField, prefix + (args.empty() ? "-pwd" : "-args"), "needs " + prefix + "-cmd"};
+    return std::unique_ptr<api::demo::process::ProcessChatBackend>();
+  }
+  api::demo::ProcessModeFlags f;
+  f.cmd = cmd;
+  f.pwd = pwd;
+  f.args = args;
+  f.flag_prefix = prefix;
+  f.start_timeout = to_ms(a.backend_start_timeout_s);
+  f.reply_timeout = to_ms(a.backend_timeout_s);
+  const std::string what = prefix.substr(2);  // "chat" / "qa"
+  f.log = [log, what](std::string_view line) { log->info("{} backend: {}", what, line); };
+  return api::demo::make_process_backend(f);
+}
+
 int run_serve(const ServeArgs& a) {
   auto log = spdlog::stderr_color_mt("shuo");
   spdlog::set_default_logger(log);
@@ -107,6 +136,13 @@ int run_serve(const ServeArgs& a) {
   if (a.max_queue < 0) return fail(*log, "--max-queue must be ≥ 0");
   if (a.ctx < 0) return fail(*log, "--ctx must be ≥ 0");
   if (a.http_threads < 1) return fail(*log, "--http-threads must be ≥ 1");
+  if (!(a.backend_timeout_s >= 0.001)) return fail(*log, "--backend-timeout must be > 0 seconds");
+  if (!(a.backend_start_timeout_s >= 0.001)) return fail(*log, "--backend-start-timeout must be > 0 seconds");
+  // Process mode: the programs are checked (quoting of --…-args) before the model loads.
+  auto chat_process = process_backend_for(a, "--chat", a.chat_cmd, a.chat_pwd, a.chat_args, log);
+  if (!chat_process.ok()) return fail(*log, chat_process.error().to_string());
+  auto qa_process = process_backend_for(a, "--qa", a.qa_cmd, a.qa_pwd, a.qa_args, log);
+  if (!qa_process.ok()) return fail(*log, qa_process.error().to_string());
 
   std::vector<std::string> keys = a.api_keys;
   if (!a.api_key_file.empty()) {
@@ -160,13 +196,18 @@ int run_serve(const ServeArgs& a) {
   // ChatGLM-style /chat, /stream (§2) and the demo sessions (§3) share POST /chat: the GLM
   // surface takes bodies with a query, the demo's reset the rest.
   api::glm::Service glm(service.state(), api::glm::glm_chat_format(cfg.arch, service.state().chat));
-  api::demo::EngineChatBackend demo_chat(*engine, t, service.state().chat);
-  api::demo::EngineQaBackend demo_qa(*engine, t, service.state().chat);
+  // Demo sessions: in-process on the engine, or the programs of --chat-cmd / --qa-cmd.
+  std::unique_ptr<api::demo::ChatBackend> demo_chat;
+  if (*chat_process) demo_chat = std::make_unique<api::demo::ProcessChatAdapter>(std::move(*chat_process));
+  else demo_chat = std::make_unique<api::demo::EngineChatBackend>(*engine, t, service.state().chat);
+  std::unique_ptr<api::demo::QaBackend> demo_qa;
+  if (*qa_process) demo_qa = std::make_unique<api::demo::ProcessQaAdapter>(std::move(*qa_process));
+  else demo_qa = std::make_unique<api::demo::EngineQaBackend>(*engine, t, service.state().chat);
   api::demo::DemoOptions demo_opts;
   demo_opts.default_personality = a.personality;
   demo_opts.log = log;
   const std::string data_dir = a.data_dir.empty() ? api::demo::default_data_dir() : a.data_dir;
-  api::demo::Service demo(demo_chat, demo_qa, api::demo::sqlite_store_in(data_dir), demo_opts);
+  api::demo::Service demo(*demo_chat, *demo_qa, api::demo::sqlite_store_in(data_dir), demo_opts);
   if (!a.data_dir.empty()) {  // given: fail now if it is unusable (the default opens on first use)
     auto opened = demo.open_store_now();
     if (!opened.ok()) return fail(*log, "--data-dir: " + opened.error().to_string());
@@ -196,6 +237,8 @@ int run_serve(const ServeArgs& a) {
   log->info("model {} ({}, {} layers, vocab {}), context {} per sequence, {} parallel, kernels {}, chat: {}",
             model_id, cfg.arch, cfg.n_layer, cfg.n_vocab, n_ctx, a.parallel, (*model)->kernel_isa(),
             service.state().chat.describe());
+  if (!a.chat_cmd.empty()) log->info("demo chat sessions: process mode, {} (in {})", a.chat_cmd, a.chat_pwd.empty() ? "." : a.chat_pwd);
+  if (!a.qa_cmd.empty()) log->info("demo QA sessions: process mode, {} (in {})", a.qa_cmd, a.qa_pwd.empty() ? "." : a.qa_pwd);
   log->info("listening on http://{}:{}{}", a.host, *port, keys.empty() ? "" : " (API key required)");
   if (grpc) log->info("gRPC listening on {}:{} (aihub.ChatHub, health, reflection)", a.host, grpc->port());
   server.run();
@@ -237,9 +280,21 @@ void add_serve_command(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--data-dir", a->data_dir,
                   "where demo sessions are stored (sessions.sqlite3; default $XDG_DATA_HOME/shuo or ~/.local/share/shuo)");
+  cmd->add_option("--chat-cmd", a->chat_cmd,
+                  "demo chat sessions run this program (process mode; no shell) instead of in-process");
+  cmd->add_option("--chat-pwd", a->chat_pwd, "working directory of --chat-cmd");
+  cmd->add_option("--chat-args", a->chat_args, "arguments of --chat-cmd, one string split with shell-like quoting");
+  cmd->add_option("--qa-cmd", a->qa_cmd, "demo QA sessions run this program (process mode) instead of in-process");
+  cmd->add_option("--qa-pwd", a->qa_pwd, "working directory of --qa-cmd");
+  cmd->add_option("--qa-args", a->qa_args, "arguments of --qa-cmd (as --chat-args)");
+  cmd->add_option("--backend-start-timeout", a->backend_start_timeout_s,
+                  "seconds a process-mode backend may take to get ready (else 504)")
+      ->capture_default_str();
+  cmd->add_option("--backend-timeout", a->backend_timeout_s,
+                  "seconds a process-mode backend may take for one reply (else 504, and it is ended)")
+      ->capture_default_str();
   const char* options[] = {"--gpus", "--lora", "--lora_model", "--tokenizer", "--tokenizer_path",
-                           "--quantize", "--chat-cmd", "--chat-pwd", "--chat-args",
-                           "--qa-cmd", "--qa-pwd", "--qa-args"};
+                           "--quantize"};
   for (const char* name : options)
     a->unsupported.emplace_back(name, cmd->add_option(std::string(name))->description("not supported yet")->group(""));
   const char* flags[] = {"--load_in_8bit", "--load_in_4bit", "--flash-attn", "--use_flash_attention_2"};
