@@ -1,11 +1,12 @@
 // The ChatGLM-style request without a server: field checks name their field, both history forms
 // become the same chat messages and come back in their own form, POST /chat bodies are told
-// apart from the demo API's reset, and chatglm models get the [Round n] prompt whatever template
-// their file carries.
+// apart from the demo API's reset, and chatglm models get the [Round n] prompt only when their
+// file carries no chat template of its own (ChatGLM3 / GLM-4 files do, with <|user|> tags).
 #include <gtest/gtest.h>
 
 #include "api/glm/request.h"
 #include "api/glm/service.h"
+#include "text/chat_template.h"
 
 namespace shuo::api::glm {
 namespace {
@@ -86,18 +87,31 @@ TEST(GlmRequest, ChatPostsAreToldApartFromResets) {
   EXPECT_EQ(classify_chat_post("garbage"), ChatPostKind::kOther);
 }
 
-TEST(GlmFormat, ChatGlmModelsGetRoundNWhateverTheirTemplate) {
-  auto tpl = text::ChatTemplate::parse("{% for m in messages %}<|{{ m.role }}|>{{ m.content }}{% endfor %}");
-  ASSERT_TRUE(tpl.ok());
-  openai::ChatFormat model(std::move(*tpl), text::BuiltinChatFormat::kPlain, "<s>", "</s>");
+TEST(GlmFormat, ChatGlmModelsWithoutATemplateGetRoundN) {
   const Json messages = Json::parse(R"([{"role":"user","content":"你好"},{"role":"assistant","content":"你好！"},)"
                                     R"({"role":"user","content":"讲个故事"}])");
-  auto glm = glm_chat_format("chatglm", model).render(messages, true, Json::object());
+  // What chat_format_for_model gives a chatglm file without tokenizer.chat_template.
+  openai::ChatFormat bare(std::nullopt, text::builtin_chat_format_for("chatglm", false), "", "</s>");
+  auto glm = glm_chat_format("chatglm", bare).render(messages, true, Json::object());
   ASSERT_TRUE(glm.ok());
   EXPECT_EQ(*glm, "[Round 1]\n\n问：你好\n\n答：你好！\n\n[Round 2]\n\n问：讲个故事\n\n答：");
-  auto other = glm_chat_format("llama", model).render(messages, true, Json::object());
-  ASSERT_TRUE(other.ok());
-  EXPECT_EQ(*other, "<|user|>你好<|assistant|>你好！<|user|>讲个故事");
+}
+
+TEST(GlmFormat, ModelsWithATemplateUseIt) {
+  // Shaped like ChatGLM3's template: <|role|> tags, the assistant tag as generation prompt.
+  auto tpl = text::ChatTemplate::parse(
+      "{% for m in messages %}<|{{ m.role }}|>\n{{ m.content }}{% endfor %}"
+      "{% if add_generation_prompt %}<|assistant|>{% endif %}");
+  ASSERT_TRUE(tpl.ok());
+  openai::ChatFormat model(std::move(*tpl), text::BuiltinChatFormat::kChatGLM, "", "</s>");
+  const Json messages = Json::parse(R"([{"role":"user","content":"你好"},{"role":"assistant","content":"你好！"},)"
+                                    R"({"role":"user","content":"讲个故事"}])");
+  const std::string expected = "<|user|>\n你好<|assistant|>\n你好！<|user|>\n讲个故事<|assistant|>";
+  for (const char* arch : {"chatglm", "llama"}) {
+    auto rendered = glm_chat_format(arch, model).render(messages, true, Json::object());
+    ASSERT_TRUE(rendered.ok()) << arch;
+    EXPECT_EQ(*rendered, expected) << arch;
+  }
 }
 
 }  // namespace

@@ -70,6 +70,9 @@ struct Exchange {
 }  // namespace
 
 openai::ChatFormat glm_chat_format(std::string_view arch, const openai::ChatFormat& model_format) {
+  // A template in the file wins: ChatGLM3 / GLM-4 GGUFs carry theirs (<|user|> tags), and only
+  // the original ChatGLM(2)-6B prompt is [Round n].
+  if (model_format.has_template()) return model_format;
   if (text::builtin_chat_format_for(arch, false) == text::BuiltinChatFormat::kChatGLM)
     return openai::ChatFormat(std::nullopt, text::BuiltinChatFormat::kChatGLM, model_format.bos_token(),
                               model_format.eos_token());

@@ -2,9 +2,9 @@
 // (one JSON answer), POST /stream (SSE, event `delta`, cumulative `response`, a last event with
 // `finished: true`) and GET /clear (drops the engine's cached KV blocks → {"ok": true}).
 //
-// Prompt: history + query rendered with this surface's ChatFormat — the `[Round n]` format for
-// ChatGLM-architecture models, the model's own chat template (or built-in format) otherwise
-// (glm_chat_format()). `max_length` is ChatGLM's total budget: the reply gets what the prompt
+// Prompt: history + query rendered with this surface's ChatFormat — the model's own chat
+// template when its file has one (ChatGLM3 and GLM-4 GGUFs do), else the `[Round n]` format for
+// ChatGLM-architecture models and the built-in format otherwise (glm_chat_format()). `max_length` is ChatGLM's total budget: the reply gets what the prompt
 // leaves of min(max_length, context).
 //
 // Threads: handlers run on an I/O thread (parse, render, tokenize, submit); pieces arrive on the
@@ -21,8 +21,9 @@
 
 namespace shuo::api::glm {
 
-// [Round n] (the built-in ChatGLM format) when `arch` (GGUF general.architecture) is a ChatGLM
-// one, whatever template the file carries; `model_format` (the OpenAI surface's) otherwise.
+// `model_format` (the OpenAI surface's) when it has the file's template; else [Round n] (the
+// built-in ChatGLM format) when `arch` (GGUF general.architecture) is a ChatGLM one, and
+// `model_format` otherwise.
 openai::ChatFormat glm_chat_format(std::string_view arch, const openai::ChatFormat& model_format);
 
 class Service {
