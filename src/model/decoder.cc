@@ -70,13 +70,14 @@ Result<std::unique_ptr<DecoderModel>> DecoderModel::build(const format::GgufFile
     SHUO_ASSIGN(factors, load_vector(f, "rope_freqs.weight", c.rope_dims / 2));
   }
   if (opts.pack_weights && !opts.reference_kernels && m->kernels_.gemm_packed) {
-    // Layer matrices only: token_embd is also read row by row (lookups), and a separate LM
-    // head is packed too. The tied LM head stays in its stored layout.
+    // Every matrix a forward pass multiplies with, the LM head included. A tied LM head is a
+    // copy of token_embd's view: packing it releases token_embd's pages too, and embedding
+    // lookups (tok_embd_, still the stored layout) page the few rows they read back in.
     std::vector<kernels::WeightMatrix*> mats;
     for (Layer& L : m->layers_)
       for (kernels::WeightMatrix* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down})
         mats.push_back(w);
-    if (!c.tied_embeddings) mats.push_back(&m->output_);
+    mats.push_back(&m->output_);
     m->packed_.pack(mats, f, int(std::max(1u, std::thread::hardware_concurrency())));
   }
   m->rope_ = kernels::make_rope_table(c.rope_dims, c.rope_base, c.rope_freq_scale, c.rope_layout, factors);
