@@ -12,6 +12,7 @@
 
 #include "engine/engine.h"
 #include "format/gguf.h"
+#include "stories_fixture.h"
 #include "test_support.h"
 
 using namespace shuo;
@@ -19,22 +20,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct Fixture {
-  format::GgufFile file;
-  std::unique_ptr<model::Model> model;
-  nlohmann::json ref;
-};
-
-std::unique_ptr<Fixture> load() {
-  auto f = format::GgufFile::open((shuo::testing::testdata_dir() / "stories260K/model.gguf").string());
-  EXPECT_TRUE(f.ok());
-  auto fx = std::make_unique<Fixture>(Fixture{std::move(*f), nullptr, {}});
-  auto m = model::load_model(fx->file);
-  EXPECT_TRUE(m.ok());
-  fx->model = std::move(*m);
-  fx->ref = nlohmann::json::parse(shuo::testing::read_file(shuo::testing::testdata_dir() / "stories260K/reference.json"));
-  return fx;
-}
+using Fixture = shuo::testing::StoriesModel;
+std::unique_ptr<Fixture> load() { return shuo::testing::load_stories(); }
 
 // Collects one request's events; wait() blocks until the final one.
 struct Collector {
