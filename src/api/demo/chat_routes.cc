@@ -35,16 +35,13 @@ void handle_get(const CorePtr& core, const http::Request& req, ResponderPtr res)
   auto id = parse_session_id(id_text);
   if (!id) return send_error(*core, *res, session_not_found(kChat, id_text));
   core->run(res, [core, res, id = *id] {
-    auto store = core->store();
-    if (!store.ok()) return send_error(*core, *res, store.error());
-    auto session = (*store)->find_session(kChat, id);
-    if (!session.ok()) return send_error(*core, *res, session.error());
-    if (!*session) return send_error(*core, *res, session_not_found(kChat, std::to_string(id)));
-    auto messages = (*store)->messages(kChat, id, 0);
+    auto found = find_session_or_reply(*core, kChat, id, *res);
+    if (!found) return;
+    auto messages = found->store->messages(kChat, id, 0);
     if (!messages.ok()) return send_error(*core, *res, messages.error());
     Json history = Json::array();
     for (const MessageRecord& m : *messages) history.push_back(history_entry(m, false));
-    openai::send_json(*res, Json{{"id", id}, {"personality", (*session)->personality}, {"history", std::move(history)}});
+    openai::send_json(*res, Json{{"id", id}, {"personality", found->session.personality}, {"history", std::move(history)}});
   });
 }
 
@@ -81,17 +78,8 @@ void handle_clear(const CorePtr& core, const http::Request& req, ResponderPtr re
   auto id = parse_session_id(id_text);
   if (!id) return send_error(*core, *res, session_not_found(kChat, id_text));
   core->run(res, [core, res, id = *id] {
-    auto store = core->store();
-    if (!store.ok()) return send_error(*core, *res, store.error());
-    auto session = (*store)->find_session(kChat, id);
-    if (!session.ok()) return send_error(*core, *res, session.error());
-    if (!*session) return send_error(*core, *res, session_not_found(kChat, std::to_string(id)));
-    if (!core->chat.is_live(id))
-      return send_error(*core, *res, client_error(404, "session_not_running", "id",
-                                                  "chat session " + std::to_string(id) + " is no longer running"));
-    if (core->busy.count({kChat, id}))
-      return send_error(*core, *res, client_error(409, "session_busy", "id",
-                                                  "chat session " + std::to_string(id) + " is answering a message"));
+    if (!find_session_or_reply(*core, kChat, id, *res)) return;
+    if (auto e = session_unavailable(*core, kChat, id)) return send_error(*core, *res, *e);
     core->chat.forget(id, [core, res, id](Outcome<Done> out) {
       const bool posted = core->worker.post([core, res, id, out = std::move(out)] {
         if (!out.ok()) return send_error(*core, *res, *out.error);

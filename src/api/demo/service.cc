@@ -212,25 +212,43 @@ void start_session(const CorePtr& core, SessionKind kind, ResponderPtr res, std:
 
 // ---- exchanges --------------------------------------------------------------------------------
 
+std::optional<FoundSession> find_session_or_reply(Service::Core& core, SessionKind kind, int64_t id,
+                                                  http::Responder& res) {
+  auto store = core.store();
+  if (!store.ok()) {
+    send_error(core, res, store.error());
+    return std::nullopt;
+  }
+  auto session = (*store)->find_session(kind, id);
+  if (!session.ok()) {
+    send_error(core, res, session.error());
+    return std::nullopt;
+  }
+  if (!*session) {
+    send_error(core, res, session_not_found(kind, std::to_string(id)));
+    return std::nullopt;
+  }
+  return FoundSession{*store, std::move(**session)};
+}
+
+std::optional<BackendError> session_unavailable(Service::Core& core, SessionKind kind, int64_t id) {
+  const std::string name = std::string(session_kind_name(kind)) + " session " + std::to_string(id);
+  if (!core.backend(kind).is_live(id))
+    return client_error(404, "session_not_running", "id", name + " is no longer running (a reset replaced it)");
+  if (core.busy.count({kind, id}))
+    return client_error(409, "session_busy", "id", name + " is still answering the previous message; send one at a time");
+  return std::nullopt;
+}
+
 void run_exchange(const CorePtr& core, SessionKind kind, int64_t id, ResponderPtr res, MessageRecord input,
                   bool with_turns, AskFn ask, std::function<Json(const std::string& reply)> answer_json) {
-  auto store = core->store();
-  if (!store.ok()) return send_error(*core, *res, store.error());
-  auto session = (*store)->find_session(kind, id);
-  if (!session.ok()) return send_error(*core, *res, session.error());
-  if (!*session) return send_error(*core, *res, session_not_found(kind, std::to_string(id)));
-  if (!core->backend(kind).is_live(id))
-    return send_error(*core, *res, client_error(404, "session_not_running", "id",
-                                                std::string(session_kind_name(kind)) + " session " + std::to_string(id) +
-                                                    " is no longer running (a reset replaced it)"));
+  auto found = find_session_or_reply(*core, kind, id, *res);
+  if (!found) return;
+  if (auto e = session_unavailable(*core, kind, id)) return send_error(*core, *res, *e);
   const auto key = std::make_pair(kind, id);
-  if (core->busy.count(key))
-    return send_error(*core, *res, client_error(409, "session_busy", "id",
-                                                std::string(session_kind_name(kind)) + " session " + std::to_string(id) +
-                                                    " is still answering the previous message; send one at a time"));
   std::vector<ChatTurn> turns;
   if (with_turns) {
-    auto history = (*store)->messages(kind, id, (*session)->context_start);
+    auto history = found->store->messages(kind, id, found->session.context_start);
     if (!history.ok()) return send_error(*core, *res, history.error());
     turns.reserve(history->size());
     for (MessageRecord& m : *history) turns.push_back(ChatTurn{m.input, std::move(m.msg)});
@@ -257,7 +275,7 @@ void run_exchange(const CorePtr& core, SessionKind kind, int64_t id, ResponderPt
     });
     if (!posted) send_error(*core, *res, client_error(503, "unavailable", "", "the demo API is shutting down"));
   };
-  CancelFn cancel = ask(**session, std::move(turns), std::move(done));
+  CancelFn cancel = ask(found->session, std::move(turns), std::move(done));
   if (cancel) res->on_cancel(std::move(cancel));
 }
 

@@ -61,6 +61,17 @@ BackendError client_error(int status, std::string code, std::string param, std::
 std::optional<BackendError> text_too_long(const char* field, size_t size, size_t max_bytes);
 BackendError session_not_found(SessionKind kind, const std::string& id_text);
 
+// The store and the recorded session `id` of `kind`; nothing when the answer (store error, 404)
+// has been sent. Worker thread.
+struct FoundSession {
+  SessionStore* store = nullptr;
+  SessionRecord session;
+};
+std::optional<FoundSession> find_session_or_reply(Service::Core& core, SessionKind kind, int64_t id,
+                                                  http::Responder& res);
+// 404 session_not_running (a reset replaced it) or 409 session_busy, else nothing.
+std::optional<BackendError> session_unavailable(Service::Core& core, SessionKind kind, int64_t id);
+
 // A path's {id}: a positive decimal integer, else nothing (→ 404).
 std::optional<int64_t> parse_session_id(const std::string& text);
 
