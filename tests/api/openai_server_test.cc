@@ -579,9 +579,12 @@ TEST(OpenAiServeFlags, DisconnectFreesEveryBeam) {
   EXPECT_EQ(head.status, 200);
   ASSERT_TRUE(c.read_chunk().has_value());  // the role chunk
   EXPECT_TRUE(wait_for_metric(server.port(), "shuo_engine_running_sequences", 4)) << server.log();
+  // 4 beams × up to 4000 tokens: far more blocks are promised than allocated this early.
+  EXPECT_GT(metric(server.port(), "shuo_engine_kv_blocks_reserved"), 0);
   c.reset();
   EXPECT_TRUE(wait_for_metric(server.port(), "shuo_engine_running_sequences", 0)) << server.log();
   EXPECT_EQ(metric(server.port(), "shuo_engine_kv_blocks_used"), 0);
+  EXPECT_EQ(metric(server.port(), "shuo_engine_kv_blocks_reserved"), 0);
   EXPECT_LT(metric(server.port(), "shuo_engine_generated_tokens_total"), 4 * 4000);
 }
 

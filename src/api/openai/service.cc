@@ -49,6 +49,8 @@ void Service::refresh_engine_metrics(http::Metrics& m) {
   m.gauge("shuo_engine_kv_blocks_total", "KV cache blocks in the pool").set(double(s.kv_blocks_total));
   m.gauge("shuo_engine_kv_blocks_used", "KV cache blocks referenced by running sequences").set(double(s.kv_blocks_used));
   m.gauge("shuo_engine_kv_blocks_cached", "Unreferenced KV cache blocks kept for prefix reuse").set(double(s.kv_blocks_cached));
+  m.gauge("shuo_engine_kv_blocks_reserved", "KV cache blocks promised to running beam searches, not yet allocated")
+      .set(double(s.kv_blocks_reserved));
   // The engine keeps totals; counters only go up, so add what is new since the last scrape.
   std::lock_guard lock(metrics_mu_);
   auto add = [&](const char* name, const char* help, int64_t now, int64_t& last) {
