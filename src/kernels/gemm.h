@@ -75,6 +75,7 @@ void gemm_act_corr(const BlockQ8A* blocks, int64_t n, int32_t* corr);
 struct GemmPackBuffers {
   std::vector<int8_t> q_rows;   // [16][cols] unpacked
   std::vector<float> d_rows, m_rows;
+  std::vector<float> f_rows;    // [16][cols] float rows before interleaving (float tiles)
   std::vector<uint8_t> q;
   std::vector<float> d, m, f;
 };

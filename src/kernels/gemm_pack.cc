@@ -69,8 +69,7 @@ GemmI8Tile pack_i8_tile(const WeightMatrix& w, int64_t r0, int n_rows, GemmPackB
 GemmF32Tile pack_f32_tile(const WeightMatrix& w, int64_t r0, int n_rows, GemmPackBuffers& buf) {
   const int64_t cols = w.cols;
   buf.f.resize(size_t(kGemmRows * cols));
-  // Rows go to the float scratch of q_rows' size first, then interleave.
-  std::vector<float>& rows_f = buf.d_rows;
+  std::vector<float>& rows_f = buf.f_rows;  // rows as floats first, then interleaved
   rows_f.resize(size_t(kGemmRows * cols));
   for (int r = 0; r < kGemmRows; ++r) {
     float* dst = rows_f.data() + r * cols;
