@@ -73,27 +73,12 @@ bool is_iso_time(const std::string& t) {
   return std::regex_match(t, kIso);
 }
 
-class DemoServer : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    data_ = new TempDir("demo-test");
-    server_ = new ServeProcess({"--max-body-bytes", "131072", "--data-dir", data_->str(), "--personality", kPersonality});
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-    delete data_;
-    data_ = nullptr;
-  }
-  void SetUp() override {
-    SHUO_REQUIRE_TESTDATA("stories260K/model.gguf");
-    ASSERT_TRUE(server_->ok()) << server_->log();
-  }
-  void TearDown() override {
-    if (HasFailure() && server_) std::cerr << "--- server log ---\n" << server_->log();
-  }
-  uint16_t port() const { return server_->port(); }
+class DemoServer : public surface_testing::SharedServerTest<DemoServer> {
+ public:
+  static constexpr const char* kName = "demo-test";
+  static std::vector<std::string> serve_args() { return {"--max-body-bytes", "131072", "--personality", kPersonality}; }
 
+ protected:
   void expect_error(const std::string& method, const std::string& path, const std::string& body, int status,
                     const std::string& param) {
     Reply r = method == "GET" ? get(port(), path) : post(port(), path, body);
@@ -105,11 +90,7 @@ class DemoServer : public ::testing::Test {
     }
   }
 
-  static TempDir* data_;
-  static ServeProcess* server_;
 };
-TempDir* DemoServer::data_ = nullptr;
-ServeProcess* DemoServer::server_ = nullptr;
 
 TEST_F(DemoServer, ResetStreamsIdAndPersonalityAndListsTheSession) {
   std::vector<std::string> lines;

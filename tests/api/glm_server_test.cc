@@ -19,27 +19,12 @@ using surface_testing::SseEvent;
 using surface_testing::TempDir;
 using surface_testing::wait_for_metric;
 
-class GlmServer : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    data_ = new TempDir("glm-test");
-    server_ = new ServeProcess({"--max-body-bytes", "65536", "--data-dir", data_->str()});
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-    delete data_;
-    data_ = nullptr;
-  }
-  void SetUp() override {
-    SHUO_REQUIRE_TESTDATA("stories260K/model.gguf");
-    ASSERT_TRUE(server_->ok()) << server_->log();
-  }
-  void TearDown() override {
-    if (HasFailure() && server_) std::cerr << "--- server log ---\n" << server_->log();
-  }
-  uint16_t port() const { return server_->port(); }
+class GlmServer : public surface_testing::SharedServerTest<GlmServer> {
+ public:
+  static constexpr const char* kName = "glm-test";
+  static std::vector<std::string> serve_args() { return {"--max-body-bytes", "65536"}; }
 
+ protected:
   Json chat(const Json& body, int status = 200) {
     Reply r = post(port(), "/chat", body);
     EXPECT_EQ(r.status, status) << r.body;
@@ -62,11 +47,7 @@ class GlmServer : public ::testing::Test {
     EXPECT_TRUE(j["error"]["message"].is_string());
   }
 
-  static TempDir* data_;
-  static ServeProcess* server_;
 };
-TempDir* GlmServer::data_ = nullptr;
-ServeProcess* GlmServer::server_ = nullptr;
 
 const Json kQueryMessage = Json::array({{{"role", "user"}, {"content", "Tom went to the park"}}});
 

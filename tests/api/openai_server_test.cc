@@ -10,28 +10,19 @@
 #include <memory>
 
 #include "api/openai_test_util.h"
+#include "api/surface_test_util.h"
 #include "format/gguf_writer.h"
 
 namespace shuo::api::openai::testing {
 namespace {
 
 // One server shared by the tests that need no special flags.
-class OpenAiServer : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() { server_ = new ServeProcess({"--max-body-bytes", "65536"}); }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  void SetUp() override {
-    SHUO_REQUIRE_TESTDATA("stories260K/model.gguf");
-    ASSERT_TRUE(server_->ok()) << server_->log();
-  }
-  void TearDown() override {
-    if (HasFailure() && server_) std::cerr << "--- server log ---\n" << server_->log();
-  }
-  uint16_t port() const { return server_->port(); }
+class OpenAiServer : public surface_testing::SharedServerTest<OpenAiServer> {
+ public:
+  static constexpr const char* kName = "openai-test";
+  static std::vector<std::string> serve_args() { return {"--max-body-bytes", "65536"}; }
 
+ protected:
   Json completion(const Json& body, int status = 200) {
     Reply r = post(port(), "/v1/completions", body);
     EXPECT_EQ(r.status, status) << r.body;
@@ -52,9 +43,7 @@ class OpenAiServer : public ::testing::Test {
     EXPECT_TRUE(j["error"]["message"].is_string());
   }
 
-  static ServeProcess* server_;
 };
-ServeProcess* OpenAiServer::server_ = nullptr;
 
 Json reference_case(const std::string& name) {
   Json ref = Json::parse(shuo::testing::read_file(shuo::testing::testdata_dir() / "stories260K/reference.json"));

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <iostream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -107,5 +108,35 @@ inline std::vector<std::string> body_lines(const std::string& body) {
   }
   return out;
 }
+
+// A suite whose tests share one `shuo serve` on stories260K, started once with a fresh
+// --data-dir and the suite's flags (Derived::serve_args()); its log is printed when a test fails.
+template <class Derived>
+class SharedServerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    data_ = new TempDir(Derived::kName);
+    std::vector<std::string> args = Derived::serve_args();
+    args.insert(args.end(), {"--data-dir", data_->str()});
+    server_ = new openai::testing::ServeProcess(std::move(args));
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+    delete data_;
+    data_ = nullptr;
+  }
+  void SetUp() override {
+    SHUO_REQUIRE_TESTDATA("stories260K/model.gguf");
+    ASSERT_TRUE(server_->ok()) << server_->log();
+  }
+  void TearDown() override {
+    if (HasFailure() && server_) std::cerr << "--- server log ---\n" << server_->log();
+  }
+  static uint16_t port() { return server_->port(); }
+
+  static inline TempDir* data_ = nullptr;
+  static inline openai::testing::ServeProcess* server_ = nullptr;
+};
 
 }  // namespace shuo::api::surface_testing
