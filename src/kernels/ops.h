@@ -23,6 +23,17 @@ void swiglu_ref(const float* gate, const float* up, int64_t n, float* out);
 void swiglu_avx512(const float* gate, const float* up, int64_t n, float* out);
 using SwigluFn = void (*)(const float* gate, const float* up, int64_t n, float* out);
 
+// GELU as llama.cpp's CPU backend computes it (GPT-2's MLP): the tanh approximation
+// g(v) = 0.5·v·(1 + tanh(√(2/π)·(v + 0.044715·v³))) read from a table indexed by the input's
+// fp16 value and holding fp16 results, i.e. out = fp16(g(fp16(x))); out = 0 for x ≤ -10 and
+// out = x for x ≥ 10. Matching that rounding keeps logits within ~2e-3 of llama.cpp's instead
+// of ~4e-3 (exact GELU). All [n]; out may alias x.
+void gelu_ref(const float* x, int64_t n, float* out);
+// AVX-512F variant (ops_avx512.cc): the same fp16 rounding around a polynomial tanh; equal to
+// the reference or one fp16 step away where g(fp16(x)) lies next to a rounding boundary.
+void gelu_avx512(const float* x, int64_t n, float* out);
+using GeluFn = void (*)(const float* x, int64_t n, float* out);
+
 // x += y.  [n]
 void add_ref(float* x, const float* y, int64_t n);
 

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "kernels/ops.h"
+#include "tensor/fp16.h"
 
 namespace shuo::kernels {
 
@@ -44,6 +45,23 @@ void swiglu_ref(const float* gate, const float* up, int64_t n, float* out) {
   for (int64_t i = 0; i < n; ++i) {
     const float g = gate[i];
     out[i] = g / (1.0f + std::exp(-g)) * up[i];
+  }
+}
+
+void gelu_ref(const float* x, int64_t n, float* out) {
+  constexpr float kSqrt2OverPi = 0.79788456080286535588f, kCoef = 0.044715f;
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = x[i];
+    if (v <= -10.0f) {
+      out[i] = 0.0f;
+    } else if (v >= 10.0f) {
+      out[i] = v;
+    } else {
+      // Float arithmetic as in the table llama.cpp fills, on the input rounded to fp16.
+      const float h = tensor::fp16_to_fp32(tensor::fp32_to_fp16(v));
+      const float g = 0.5f * h * (1.0f + std::tanh(kSqrt2OverPi * h * (1.0f + kCoef * h * h)));
+      out[i] = tensor::fp16_to_fp32(tensor::fp32_to_fp16(g));
+    }
   }
 }
 

@@ -7,6 +7,7 @@
 
 #include "kernels/attention.h"
 #include "kernels/ops.h"
+#include "tensor/fp16.h"
 
 using namespace shuo::kernels;
 
@@ -168,4 +169,72 @@ TEST(Ops, SwigluAvx512MatchesReference) {
   swiglu_avx512(gate.data(), up.data(), int64_t(gate.size()), got.data());
   for (size_t i = 0; i < want.size(); ++i)
     ASSERT_NEAR(got[i], want[i], 1e-6 * (1.0 + std::fabs(want[i]))) << "gate " << gate[i];
+}
+
+namespace {
+// GELU's tanh approximation in double precision (no fp16 rounding).
+double gelu_tanh(double v) { return 0.5 * v * (1.0 + std::tanh(0.7978845608028654 * (v + 0.044715 * v * v * v))); }
+bool is_fp16_value(float v) { return shuo::tensor::fp16_to_fp32(shuo::tensor::fp32_to_fp16(v)) == v; }
+}  // namespace
+
+TEST(Ops, GeluIsTanhApproximationRoundedToFp16) {
+  std::vector<float> x;
+  for (int i = 0; i <= 2400; ++i) x.push_back(-12.0f + 0.01f * float(i));
+  x.push_back(-10.0f);
+  x.push_back(10.0f);
+  x.push_back(1e-7f);  // not an fp16 value: rounds on the way in
+  std::vector<float> y(x.size());
+  gelu_ref(x.data(), int64_t(x.size()), y.data());
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (x[i] <= -10.0f) {
+      ASSERT_EQ(y[i], 0.0f) << x[i];
+    } else if (x[i] >= 10.0f) {
+      ASSERT_EQ(y[i], x[i]) << x[i];
+    } else {
+      ASSERT_TRUE(is_fp16_value(y[i])) << x[i] << " -> " << y[i];
+      // g at the fp16 input, rounded to fp16 (half a step: 2^-11 relative, 2^-25 absolute among
+      // subnormals), plus float's rounding of 1 + tanh near -1 (as llama.cpp's table has it).
+      const double h = shuo::tensor::fp16_to_fp32(shuo::tensor::fp32_to_fp16(x[i]));
+      ASSERT_NEAR(y[i], gelu_tanh(h), 4.9e-4 * std::fabs(gelu_tanh(h)) + 1e-7 * std::fabs(h) + 3e-8) << x[i];
+    }
+  }
+  // The input is rounded to fp16 first: 1.0004 and 1.0 share the half 1.0 (step 2^-10).
+  float in[2] = {1.0f, 1.0004f}, out[2];
+  gelu_ref(in, 2, out);
+  EXPECT_EQ(out[0], out[1]);
+  EXPECT_NE(gelu_tanh(1.0), gelu_tanh(1.0004));
+}
+
+TEST(Ops, GeluAvx512MatchesReference) {
+  if (!detect_cpu_features().has_avx512()) GTEST_SKIP() << "this CPU has no AVX-512";
+  // Every fp16 input in [-12, 12] plus the float neighbours of the thresholds; odd length.
+  std::vector<float> x;
+  for (uint32_t h = 0; h < 0x10000; ++h) {
+    const float v = shuo::tensor::fp16_to_fp32(uint16_t(h));
+    if (std::fabs(v) <= 12.0f) x.push_back(v);
+  }
+  for (float t : {-10.0f, 10.0f}) {
+    x.push_back(std::nextafter(t, 0.0f));
+    x.push_back(std::nextafter(t, 100.0f * t));
+  }
+  x.push_back(0.3f);
+  std::vector<float> want(x.size()), got(x.size());
+  gelu_ref(x.data(), int64_t(x.size()), want.data());
+  gelu_avx512(x.data(), int64_t(x.size()), got.data());
+  size_t differ = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (got[i] == want[i]) continue;
+    ++differ;
+    // At most one fp16 step apart (g lies next to a rounding boundary), plus, for negative x,
+    // float's grid near tanh = -1: 1 + tanh is a multiple of 2^-24 there, and the two tanh
+    // evaluations may be a float ulp apart, which moves g by 0.5·|h|·2^-24 (several fp16 steps
+    // once g is small).
+    const int steps = std::abs(int(shuo::tensor::fp32_to_fp16(got[i]) & 0x7fff) -
+                               int(shuo::tensor::fp32_to_fp16(want[i]) & 0x7fff));
+    const bool grid = x[i] < 0 && std::fabs(got[i] - want[i]) <= 2 * 0.5 * std::fabs(x[i]) * 0x1p-24 + 0x1p-24;
+    ASSERT_TRUE((steps <= 1 && std::signbit(got[i]) == std::signbit(want[i])) || grid)
+        << "x " << x[i] << " want " << want[i] << " got " << got[i];
+  }
+  EXPECT_LE(differ, x.size() / 100) << differ << " of " << x.size() << " differ by one fp16 step";
+  RecordProperty("one_step_differences", std::to_string(differ));
 }
