@@ -10,6 +10,11 @@
 
 namespace shuo::model {
 
+// The block variants the shared decoder (decoder.h) runs; each architecture file picks its own.
+enum class NormKind { kRms, kLayer };          // RMSNorm·g, or LayerNorm·g (+ b) as in GPT-2
+enum class PositionKind { kRope, kLearned };   // RoPE on q/k, or position_embd added to the input
+enum class FfnKind { kSwiglu, kGelu };         // down(silu(gate)·up), or down(gelu(up + b)) + b
+
 struct ModelConfig {
   std::string arch;            // general.architecture: "llama", "qwen2", …
   std::string name;            // general.name (may be empty)
@@ -28,6 +33,9 @@ struct ModelConfig {
   double rope_freq_scale = 1.0;  // 1 / linear scaling factor
   kernels::RopeLayout rope_layout = kernels::RopeLayout::kInterleaved;
   bool has_qkv_bias = false;
+  NormKind norm = NormKind::kRms;
+  PositionKind positions = PositionKind::kRope;  // kLearned: at most n_ctx_train positions
+  FfnKind ffn = FfnKind::kSwiglu;
   bool tied_embeddings = false;  // no output.weight: the LM head is token_embd
 };
 

@@ -1,4 +1,4 @@
-// DecoderModel: loading by GGUF tensor names and the batched forward pass (see decoder.h).
+// DecoderModel: the llama-family loader, weight checks and the batched forward pass (decoder.h).
 #include "model/decoder.h"
 
 #include <cmath>
@@ -19,36 +19,34 @@ void resize(std::vector<float>& v, size_t n) {
 }
 }  // namespace
 
-Result<std::unique_ptr<DecoderModel>> DecoderModel::build(const format::GgufFile& f, ModelConfig c,
-                                                         const LoadOptions& opts) {
-  auto m = std::unique_ptr<DecoderModel>(new DecoderModel());
-  m->kernels_ = opts.reference_kernels ? kernels::vec_dot_kernels_ref()
-                                       : kernels::select_vec_dot_kernels(kernels::detect_cpu_features());
-  m->attention_ = opts.reference_kernels ? kernels::attention_ref
-                                         : kernels::select_attention(kernels::detect_cpu_features());
-  m->swiglu_ = !opts.reference_kernels && kernels::detect_cpu_features().has_avx512() ? kernels::swiglu_avx512
-                                                                                       : kernels::swiglu_ref;
-  const int64_t E = c.n_embd, F = c.n_ff;
-  const int64_t QD = int64_t(c.n_head) * c.head_dim, KD = int64_t(c.n_head_kv) * c.head_dim;
-
+Result<void> load_embedding_and_head(const format::GgufFile& f, ModelConfig& c, DecoderWeights& w) {
+  const int64_t E = c.n_embd;
   const auto* emb = f.find_tensor("token_embd.weight");
   if (!emb) return Error{ErrorCode::kNotFound, "token_embd.weight", "tensor is missing in " + f.path()};
   if (emb->ne.size() != 2) return Error{ErrorCode::kBadFile, "token_embd.weight", "must be 2-D"};
   if (emb->ne[1] <= 0 || emb->ne[1] > (1 << 22)) return Error{ErrorCode::kBadFile, "token_embd.weight", "vocabulary size out of range"};
   c.n_vocab = static_cast<int32_t>(emb->ne[1]);
-  SHUO_ASSIGN(m->tok_embd_, load_matrix(f, "token_embd.weight", c.n_vocab, E));
-  SHUO_ASSIGN(m->output_norm_, load_vector(f, "output_norm.weight", E));
+  SHUO_ASSIGN(w.tok_embd, load_matrix(f, "token_embd.weight", c.n_vocab, E));
+  SHUO_ASSIGN(w.output_norm, load_norm(f, "output_norm", E, c.norm == NormKind::kLayer));
   if (f.find_tensor("output.weight")) {
-    SHUO_ASSIGN(m->output_, load_matrix(f, "output.weight", c.n_vocab, E));
+    SHUO_ASSIGN(w.output, load_matrix(f, "output.weight", c.n_vocab, E));
   } else {
     c.tied_embeddings = true;
-    m->output_ = m->tok_embd_;
+    w.output = w.tok_embd;
   }
+  return {};
+}
 
-  m->layers_.resize(c.n_layer);
+Result<std::unique_ptr<DecoderModel>> DecoderModel::build(const format::GgufFile& f, ModelConfig c,
+                                                         const LoadOptions& opts) {
+  const int64_t E = c.n_embd, F = c.n_ff;
+  const int64_t QD = int64_t(c.n_head) * c.head_dim, KD = int64_t(c.n_head_kv) * c.head_dim;
+  DecoderWeights w;
+  SHUO_TRY(load_embedding_and_head(f, c, w));
+  w.layers.resize(c.n_layer);
   for (int i = 0; i < c.n_layer; ++i) {
-    Layer& L = m->layers_[i];
-    SHUO_ASSIGN(L.attn_norm, load_vector(f, blk(i, "attn_norm.weight"), E));
+    LayerWeights& L = w.layers[i];
+    SHUO_ASSIGN(L.attn_norm, load_norm(f, blk(i, "attn_norm"), E, false));
     SHUO_ASSIGN(L.wq, load_matrix(f, blk(i, "attn_q.weight"), QD, E));
     SHUO_ASSIGN(L.wk, load_matrix(f, blk(i, "attn_k.weight"), KD, E));
     SHUO_ASSIGN(L.wv, load_matrix(f, blk(i, "attn_v.weight"), KD, E));
@@ -58,38 +56,126 @@ Result<std::unique_ptr<DecoderModel>> DecoderModel::build(const format::GgufFile
       SHUO_ASSIGN(L.bk, load_vector(f, blk(i, "attn_k.bias"), KD));
       SHUO_ASSIGN(L.bv, load_vector(f, blk(i, "attn_v.bias"), KD));
     }
-    SHUO_ASSIGN(L.ffn_norm, load_vector(f, blk(i, "ffn_norm.weight"), E));
+    SHUO_ASSIGN(L.ffn_norm, load_norm(f, blk(i, "ffn_norm"), E, false));
     SHUO_ASSIGN(L.ffn_gate, load_matrix(f, blk(i, "ffn_gate.weight"), F, E));
     SHUO_ASSIGN(L.ffn_up, load_matrix(f, blk(i, "ffn_up.weight"), F, E));
     SHUO_ASSIGN(L.ffn_down, load_matrix(f, blk(i, "ffn_down.weight"), E, F));
   }
-
   // Llama 3 stores per-dimension frequency divisors as a tensor.
-  std::vector<float> factors;
   if (f.find_tensor("rope_freqs.weight")) {
-    SHUO_ASSIGN(factors, load_vector(f, "rope_freqs.weight", c.rope_dims / 2));
+    SHUO_ASSIGN(w.rope_factors, load_vector(f, "rope_freqs.weight", c.rope_dims / 2));
   }
+  return create(f, std::move(c), std::move(w), opts);
+}
+
+namespace {
+// Architecture files load with load_matrix, which checks shapes; this is the decoder's own
+// guard that what it was handed fits the configuration it will index with.
+Result<void> check_matrix(const kernels::WeightMatrix& m, int64_t rows, int64_t cols, const char* what) {
+  if (!m.data || m.rows != rows || m.cols != cols)
+    return Error{ErrorCode::kBadFile, m.name.empty() ? what : m.name,
+                 std::string(what) + " is [" + std::to_string(m.rows) + ", " + std::to_string(m.cols) +
+                     "], the configuration needs [" + std::to_string(rows) + ", " + std::to_string(cols) + "]"};
+  return {};
+}
+Result<void> check_vector(const std::vector<float>& v, int64_t n, bool required, const char* what) {
+  if (v.empty() && !required) return {};
+  if (int64_t(v.size()) != n)
+    return Error{ErrorCode::kBadFile, what, "has " + std::to_string(v.size()) + " elements, the configuration needs " + std::to_string(n)};
+  return {};
+}
+Result<void> check_norm(const NormWeights& n, int64_t E, const ModelConfig& c, const char* what) {
+  SHUO_TRY(check_vector(n.w, E, true, what));
+  if (c.norm == NormKind::kRms && !n.b.empty()) return Error{ErrorCode::kInternal, what, "RMSNorm has no bias"};
+  return check_vector(n.b, E, false, what);
+}
+}  // namespace
+
+Result<std::unique_ptr<DecoderModel>> DecoderModel::create(const format::GgufFile& f, ModelConfig c,
+                                                          DecoderWeights w, const LoadOptions& opts) {
+  const int64_t E = c.n_embd, F = c.n_ff;
+  const int64_t QD = int64_t(c.n_head) * c.head_dim, KD = int64_t(c.n_head_kv) * c.head_dim;
+  SHUO_TRY(check_matrix(w.tok_embd, c.n_vocab, E, "token_embd"));
+  SHUO_TRY(check_matrix(w.output, c.n_vocab, E, "output"));
+  SHUO_TRY(check_norm(w.output_norm, E, c, "output_norm"));
+  if (c.positions == PositionKind::kLearned) SHUO_TRY(check_matrix(w.pos_embd, c.n_ctx_train, E, "position_embd"));
+  if (int64_t(w.layers.size()) != c.n_layer)
+    return Error{ErrorCode::kInternal, "layers", std::to_string(w.layers.size()) + " layers for block_count " + std::to_string(c.n_layer)};
+  for (const LayerWeights& L : w.layers) {
+    SHUO_TRY(check_norm(L.attn_norm, E, c, "attn_norm"));
+    SHUO_TRY(check_norm(L.ffn_norm, E, c, "ffn_norm"));
+    SHUO_TRY(check_matrix(L.wq, QD, E, "attn_q"));
+    SHUO_TRY(check_matrix(L.wk, KD, E, "attn_k"));
+    SHUO_TRY(check_matrix(L.wv, KD, E, "attn_v"));
+    SHUO_TRY(check_matrix(L.wo, E, QD, "attn_output"));
+    if (c.ffn == FfnKind::kSwiglu) SHUO_TRY(check_matrix(L.ffn_gate, F, E, "ffn_gate"));
+    SHUO_TRY(check_matrix(L.ffn_up, F, E, "ffn_up"));
+    SHUO_TRY(check_matrix(L.ffn_down, E, F, "ffn_down"));
+    SHUO_TRY(check_vector(L.bq, QD, false, "attn_q.bias"));
+    SHUO_TRY(check_vector(L.bk, KD, false, "attn_k.bias"));
+    SHUO_TRY(check_vector(L.bv, KD, false, "attn_v.bias"));
+    SHUO_TRY(check_vector(L.bo, E, false, "attn_output.bias"));
+    SHUO_TRY(check_vector(L.b_up, F, false, "ffn_up.bias"));
+    SHUO_TRY(check_vector(L.b_down, E, false, "ffn_down.bias"));
+  }
+
+  auto m = std::unique_ptr<DecoderModel>(new DecoderModel());
+  const auto cpu = kernels::detect_cpu_features();
+  const bool simd = !opts.reference_kernels && cpu.has_avx512();
+  m->kernels_ = opts.reference_kernels ? kernels::vec_dot_kernels_ref() : kernels::select_vec_dot_kernels(cpu);
+  m->attention_ = opts.reference_kernels ? kernels::attention_ref : kernels::select_attention(cpu);
+  m->swiglu_ = simd ? kernels::swiglu_avx512 : kernels::swiglu_ref;
+  m->gelu_ = simd ? kernels::gelu_avx512 : kernels::gelu_ref;
+
   if (opts.pack_weights && !opts.reference_kernels && m->kernels_.gemm_packed) {
     // Every matrix a forward pass multiplies with, the LM head included. A tied LM head is a
     // copy of token_embd's view: packing it releases token_embd's pages too, and embedding
-    // lookups (tok_embd_, still the stored layout) page the few rows they read back in.
+    // lookups (tok_embd, still the stored layout) page the few rows they read back in. Slices
+    // of a fused tensor are packed each on its own.
     std::vector<kernels::WeightMatrix*> mats;
-    for (Layer& L : m->layers_)
-      for (kernels::WeightMatrix* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down})
-        mats.push_back(w);
-    mats.push_back(&m->output_);
+    for (LayerWeights& L : w.layers) {
+      for (kernels::WeightMatrix* x : {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_up, &L.ffn_down}) mats.push_back(x);
+      if (c.ffn == FfnKind::kSwiglu) mats.push_back(&L.ffn_gate);
+    }
+    mats.push_back(&w.output);
     m->packed_.pack(mats, f, int(std::max(1u, std::thread::hardware_concurrency())));
   }
-  m->rope_ = kernels::make_rope_table(c.rope_dims, c.rope_base, c.rope_freq_scale, c.rope_layout, factors);
+  if (c.positions == PositionKind::kRope)
+    m->rope_ = kernels::make_rope_table(c.rope_dims, c.rope_base, c.rope_freq_scale, c.rope_layout, w.rope_factors);
+  m->w_ = std::move(w);
   m->config_ = std::move(c);
   return m;
 }
 
-void DecoderModel::embed(std::span<const SeqChunk> chunks) {
+void DecoderModel::embed(std::span<const SeqChunk> chunks, int64_t n_tokens) {
   const int64_t E = config_.n_embd;
   int64_t row = 0;
   for (const auto& ch : chunks)
-    for (int32_t id : ch.tokens) kernels::row_to_float(tok_embd_, id, x_.data() + row++ * E);
+    for (int32_t id : ch.tokens) kernels::row_to_float(w_.tok_embd, id, x_.data() + row++ * E);
+  if (config_.positions == PositionKind::kLearned) {
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      kernels::row_to_float(w_.pos_embd, pos_[t], tmp_.data());
+      kernels::add_ref(&x_[t * E], tmp_.data(), E);
+    }
+  }
+}
+
+void DecoderModel::norm(const NormWeights& w, const float* x, int64_t n, float* out) const {
+  const int64_t E = config_.n_embd;
+  for (int64_t t = 0; t < n; ++t) {
+    if (config_.norm == NormKind::kLayer) {
+      kernels::layernorm_ref(x + t * E, w.w.data(), w.b.empty() ? nullptr : w.b.data(), E, config_.norm_eps, out + t * E);
+    } else {
+      kernels::rmsnorm_ref(x + t * E, w.w.data(), E, config_.norm_eps, out + t * E);
+    }
+  }
+}
+
+void DecoderModel::mm(const kernels::WeightMatrix& w, const std::vector<float>& b, const float* x, int64_t n,
+                      float* y, tensor::ThreadPool& pool) {
+  kernels::matmul(w, x, n, y, pool, kernels_, mm_scratch_);
+  if (!b.empty())
+    for (int64_t t = 0; t < n; ++t) kernels::add_ref(y + t * w.rows, b.data(), w.rows);
 }
 
 Result<void> DecoderModel::forward(std::span<const SeqChunk> chunks, ForwardOutput& out,
@@ -97,6 +183,7 @@ Result<void> DecoderModel::forward(std::span<const SeqChunk> chunks, ForwardOutp
   const ModelConfig& c = config_;
   const int64_t E = c.n_embd, F = c.n_ff, V = c.n_vocab;
   const int64_t QD = int64_t(c.n_head) * c.head_dim, KD = int64_t(c.n_head_kv) * c.head_dim;
+  const bool rope = c.positions == PositionKind::kRope;
 
   // Validate the whole batch before touching any cache.
   int64_t N = 0, n_out = 0;
@@ -104,9 +191,14 @@ Result<void> DecoderModel::forward(std::span<const SeqChunk> chunks, ForwardOutp
     const auto& ch = chunks[i];
     if (!ch.kv) return Error{ErrorCode::kInternal, "forward", "chunk without a cache"};
     if (ch.tokens.empty()) return Error{ErrorCode::kBadField, "tokens", "empty chunk"};
-    if (int64_t(ch.kv->n_past()) + int64_t(ch.tokens.size()) > ch.kv->capacity())
-      return Error{ErrorCode::kLimit, "context", "sequence needs " + std::to_string(ch.kv->n_past() + ch.tokens.size()) +
+    const int64_t end = int64_t(ch.kv->n_past()) + int64_t(ch.tokens.size());
+    if (end > ch.kv->capacity())
+      return Error{ErrorCode::kLimit, "context", "sequence needs " + std::to_string(end) +
                                                      " positions, cache holds " + std::to_string(ch.kv->capacity())};
+    // Learned positions end where the table does; there is nothing to extrapolate with.
+    if (!rope && end > c.n_ctx_train)
+      return Error{ErrorCode::kLimit, "context", "sequence needs " + std::to_string(end) + " positions, " + c.arch +
+                                                     " has learned positions for " + std::to_string(c.n_ctx_train)};
     // A shared block is someone else's state too: forks must copy it first (prepare_append).
     if (!ch.kv->writable(int32_t(ch.tokens.size())))
       return Error{ErrorCode::kInternal, "forward", "chunk would write into a KV block that another sequence holds"};
@@ -119,7 +211,8 @@ Result<void> DecoderModel::forward(std::span<const SeqChunk> chunks, ForwardOutp
   resize(x_, N * E); resize(h_, N * E); resize(tmp_, N * E);
   resize(q_, N * QD); resize(attn_, N * QD);
   resize(k_, N * KD); resize(v_, N * KD);
-  resize(gate_, N * F); resize(up_, N * F);
+  resize(up_, N * F);
+  if (c.ffn == FfnKind::kSwiglu) resize(gate_, N * F);
   pos_.resize(N);
   {
     int64_t row = 0;
@@ -127,27 +220,26 @@ Result<void> DecoderModel::forward(std::span<const SeqChunk> chunks, ForwardOutp
       for (size_t t = 0; t < ch.tokens.size(); ++t) pos_[row++] = ch.kv->n_past() + int32_t(t);
   }
 
-  embed(chunks);
+  embed(chunks, N);
   // RoPE angles depend only on the position: once per token, shared by every head and layer.
-  resize(rope_cs_, N * c.rope_dims);
-  for (int64_t t = 0; t < N; ++t) kernels::rope_cos_sin(rope_, pos_[t], &rope_cs_[t * c.rope_dims]);
+  if (rope) {
+    resize(rope_cs_, N * c.rope_dims);
+    for (int64_t t = 0; t < N; ++t) kernels::rope_cos_sin(rope_, pos_[t], &rope_cs_[t * c.rope_dims]);
+  }
   kernels::AttentionShape shape{c.n_head, c.n_head_kv, c.head_dim, 1.0f / std::sqrt(float(c.head_dim))};
 
   for (int l = 0; l < c.n_layer; ++l) {
-    const Layer& L = layers_[l];
+    const LayerWeights& L = w_.layers[l];
     // --- attention ---
-    for (int64_t t = 0; t < N; ++t) kernels::rmsnorm_ref(&x_[t * E], L.attn_norm.data(), E, c.norm_eps, &h_[t * E]);
-    mm(L.wq, h_.data(), N, q_.data(), pool);
-    mm(L.wk, h_.data(), N, k_.data(), pool);
-    mm(L.wv, h_.data(), N, v_.data(), pool);
-    for (int64_t t = 0; t < N; ++t) {
-      if (!L.bq.empty()) {
-        kernels::add_ref(&q_[t * QD], L.bq.data(), QD);
-        kernels::add_ref(&k_[t * KD], L.bk.data(), KD);
-        kernels::add_ref(&v_[t * KD], L.bv.data(), KD);
+    norm(L.attn_norm, x_.data(), N, h_.data());
+    mm(L.wq, L.bq, h_.data(), N, q_.data(), pool);
+    mm(L.wk, L.bk, h_.data(), N, k_.data(), pool);
+    mm(L.wv, L.bv, h_.data(), N, v_.data(), pool);
+    if (rope) {
+      for (int64_t t = 0; t < N; ++t) {
+        kernels::rope_apply(&q_[t * QD], c.n_head, c.head_dim, &rope_cs_[t * c.rope_dims], rope_);
+        kernels::rope_apply(&k_[t * KD], c.n_head_kv, c.head_dim, &rope_cs_[t * c.rope_dims], rope_);
       }
-      kernels::rope_apply(&q_[t * QD], c.n_head, c.head_dim, &rope_cs_[t * c.rope_dims], rope_);
-      kernels::rope_apply(&k_[t * KD], c.n_head_kv, c.head_dim, &rope_cs_[t * c.rope_dims], rope_);
     }
     int64_t row = 0;
     for (const auto& ch : chunks) {
@@ -167,20 +259,25 @@ Result<void> DecoderModel::forward(std::span<const SeqChunk> chunks, ForwardOutp
                              shape, &attn_[row * QD], pool);
       row += n;
     }
-    mm(L.wo, attn_.data(), N, tmp_.data(), pool);
+    mm(L.wo, L.bo, attn_.data(), N, tmp_.data(), pool);
     kernels::add_ref(x_.data(), tmp_.data(), N * E);
 
     // --- feed-forward ---
-    for (int64_t t = 0; t < N; ++t) kernels::rmsnorm_ref(&x_[t * E], L.ffn_norm.data(), E, c.norm_eps, &h_[t * E]);
-    mm(L.ffn_gate, h_.data(), N, gate_.data(), pool);
-    mm(L.ffn_up, h_.data(), N, up_.data(), pool);
-    pool.parallel_for(
-        N,
-        [&](int64_t t0, int64_t t1, int) {
-          swiglu_(gate_.data() + t0 * F, up_.data() + t0 * F, (t1 - t0) * F, gate_.data() + t0 * F);
-        },
-        4);
-    mm(L.ffn_down, gate_.data(), N, tmp_.data(), pool);
+    norm(L.ffn_norm, x_.data(), N, h_.data());
+    mm(L.ffn_up, L.b_up, h_.data(), N, up_.data(), pool);
+    if (c.ffn == FfnKind::kSwiglu) {
+      mm(L.ffn_gate, {}, h_.data(), N, gate_.data(), pool);
+      pool.parallel_for(
+          N,
+          [&](int64_t t0, int64_t t1, int) {
+            swiglu_(gate_.data() + t0 * F, up_.data() + t0 * F, (t1 - t0) * F, gate_.data() + t0 * F);
+          },
+          4);
+    } else {
+      pool.parallel_for(
+          N, [&](int64_t t0, int64_t t1, int) { gelu_(up_.data() + t0 * F, (t1 - t0) * F, up_.data() + t0 * F); }, 4);
+    }
+    mm(L.ffn_down, L.b_down, c.ffn == FfnKind::kSwiglu ? gate_.data() : up_.data(), N, tmp_.data(), pool);
     kernels::add_ref(x_.data(), tmp_.data(), N * E);
   }
 
@@ -192,11 +289,11 @@ Result<void> DecoderModel::forward(std::span<const SeqChunk> chunks, ForwardOutp
     const int64_t n = int64_t(ch.tokens.size());
     out.chunk_offset[i] = o;
     for (int64_t t = ch.no_logits ? n : ch.all_logits ? 0 : n - 1; t < n; ++t)
-      kernels::rmsnorm_ref(&x_[(row + t) * E], output_norm_.data(), E, c.norm_eps, &h_[o++ * E]);
+      norm(w_.output_norm, &x_[(row + t) * E], 1, &h_[o++ * E]);
     row += n;
   }
   if (out.logits.size() < size_t(n_out * V)) out.logits.resize(n_out * V);
-  if (n_out > 0) mm(output_, h_.data(), n_out, out.logits.data(), pool);
+  if (n_out > 0) mm(w_.output, {}, h_.data(), n_out, out.logits.data(), pool);
 
   // --- final-normed hidden states of the chunks that ask (embeddings) ---
   out.hidden_offset.resize(chunks.size());
@@ -209,10 +306,7 @@ Result<void> DecoderModel::forward(std::span<const SeqChunk> chunks, ForwardOutp
   row = 0;
   for (size_t i = 0; i < chunks.size(); ++i) {
     const int64_t n = int64_t(chunks[i].tokens.size());
-    if (chunks[i].hidden)
-      for (int64_t t = 0; t < n; ++t)
-        kernels::rmsnorm_ref(&x_[(row + t) * E], output_norm_.data(), E, c.norm_eps,
-                             &out.hidden[(out.hidden_offset[i] + t) * E]);
+    if (chunks[i].hidden) norm(w_.output_norm, &x_[row * E], n, &out.hidden[out.hidden_offset[i] * E]);
     row += n;
   }
 

@@ -91,4 +91,54 @@ Result<std::vector<float>> load_vector(const format::GgufFile& f, const std::str
   return out;
 }
 
+kernels::WeightMatrix slice_rows(const kernels::WeightMatrix& w, int64_t row0, int64_t rows,
+                                 const std::string& name) {
+  kernels::WeightMatrix s = w;
+  s.data = w.row(row0);
+  s.rows = rows;
+  s.name = name;
+  return s;
+}
+
+namespace {
+int64_t sum(const std::vector<int64_t>& parts) {
+  int64_t n = 0;
+  for (int64_t p : parts) n += p;
+  return n;
+}
+}  // namespace
+
+Result<std::vector<kernels::WeightMatrix>> load_fused_matrix(const format::GgufFile& f, const std::string& name,
+                                                             const std::vector<int64_t>& parts, int64_t cols) {
+  SHUO_ASSIGN(kernels::WeightMatrix whole, load_matrix(f, name, sum(parts), cols));
+  std::vector<kernels::WeightMatrix> out;
+  int64_t row = 0;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    out.push_back(slice_rows(whole, row, parts[i], name + "[part " + std::to_string(i) + "]"));
+    row += parts[i];
+  }
+  return out;
+}
+
+Result<std::vector<std::vector<float>>> load_fused_vector(const format::GgufFile& f, const std::string& name,
+                                                          const std::vector<int64_t>& parts) {
+  SHUO_ASSIGN(std::vector<float> whole, load_vector(f, name, sum(parts)));
+  std::vector<std::vector<float>> out;
+  auto it = whole.begin();
+  for (int64_t p : parts) {
+    out.emplace_back(it, it + p);
+    it += p;
+  }
+  return out;
+}
+
+Result<NormWeights> load_norm(const format::GgufFile& f, const std::string& prefix, int64_t n, bool with_bias) {
+  NormWeights nw;
+  SHUO_ASSIGN(nw.w, load_vector(f, prefix + ".weight", n));
+  if (with_bias) {
+    SHUO_ASSIGN(nw.b, load_vector(f, prefix + ".bias", n));
+  }
+  return nw;
+}
+
 }  // namespace shuo::model

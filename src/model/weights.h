@@ -34,4 +34,24 @@ class PackedWeights {
 // A 1-D tensor of n elements converted to float (norm weights, biases: small).
 Result<std::vector<float>> load_vector(const format::GgufFile& f, const std::string& name, int64_t n);
 
+// Rows [row0, row0 + rows) of `w` as a matrix of its own, still pointing into the same bytes:
+// how fused tensors (GPT-2's and ChatGLM's attn_qkv, ChatGLM's gate+up ffn_up) become the
+// separate matrices the decoder multiplies with. No copy; packing packs each slice on its own.
+kernels::WeightMatrix slice_rows(const kernels::WeightMatrix& w, int64_t row0, int64_t rows,
+                                 const std::string& name);
+
+// Splits a fused [Σ parts, cols] tensor (`name`) into consecutive row blocks of `parts` rows each.
+Result<std::vector<kernels::WeightMatrix>> load_fused_matrix(const format::GgufFile& f, const std::string& name,
+                                                             const std::vector<int64_t>& parts, int64_t cols);
+// The same for a fused 1-D tensor (its bias).
+Result<std::vector<std::vector<float>>> load_fused_vector(const format::GgufFile& f, const std::string& name,
+                                                          const std::vector<int64_t>& parts);
+
+// A norm's gain and, for LayerNorm-with-bias architectures, its bias (empty when without).
+struct NormWeights {
+  std::vector<float> w, b;
+};
+// `prefix`.weight and, when `with_bias`, `prefix`.bias, both [n].
+Result<NormWeights> load_norm(const format::GgufFile& f, const std::string& prefix, int64_t n, bool with_bias);
+
 }  // namespace shuo::model
