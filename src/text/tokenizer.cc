@@ -55,6 +55,7 @@ Tokenizer::Tokenizer(Vocab vocab) : vocab_(std::move(vocab)) {
 
   for (int32_t id : {vocab_.eos_id, vocab_.eot_id, vocab_.eom_id})
     if (id >= 0) eog_ids_.push_back(id);
+  eog_ids_.insert(eog_ids_.end(), vocab_.turn_end_ids.begin(), vocab_.turn_end_ids.end());
   for (std::string_view text : kEogTexts) {
     auto id = vocab_.find(text);
     if (id && (vocab_.types[*id] == TokenType::kControl ||

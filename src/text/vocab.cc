@@ -114,6 +114,12 @@ Result<Vocab> load_vocab(const format::GgufFile& f) {
   SHUO_TRY(read_flag(f, "tokenizer.ggml.add_bos_token", &v.add_bos));
   SHUO_TRY(read_flag(f, "tokenizer.ggml.add_eos_token", &v.add_eos));
   SHUO_TRY(read_flag(f, "tokenizer.ggml.add_space_prefix", &v.add_space_prefix));
+
+  SHUO_ASSIGN(std::optional<std::string> arch, f.get_optional<std::string>("general.architecture"));
+  if (arch && *arch == "chatglm") {
+    for (std::string_view text : {"<|user|>", "<|observation|>"})
+      if (auto id = v.find(text); id && v.types[*id] == TokenType::kControl) v.turn_end_ids.push_back(*id);
+  }
   return v;
 }
 

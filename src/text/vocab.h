@@ -52,6 +52,9 @@ struct Vocab {
   int32_t unk_id = -1;
   int32_t eot_id = -1;
   int32_t eom_id = -1;
+  // More end-of-generation ids the architecture implies: ChatGLM ends an assistant turn by
+  // starting the next one (<|user|>, <|observation|>), as its generation_config's eos list says.
+  std::vector<int32_t> turn_end_ids;
   bool add_bos = false;
   bool add_eos = false;
   bool add_space_prefix = false;
