@@ -9,5 +9,7 @@ namespace shuo::model {
 
 Result<std::unique_ptr<Model>> load_llama(const format::GgufFile& f, const LoadOptions& opts);
 Result<std::unique_ptr<Model>> load_qwen2(const format::GgufFile& f, const LoadOptions& opts);
+Result<std::unique_ptr<Model>> load_gpt2(const format::GgufFile& f, const LoadOptions& opts);
+Result<std::unique_ptr<Model>> load_chatglm(const format::GgufFile& f, const LoadOptions& opts);
 
 }  // namespace shuo::model

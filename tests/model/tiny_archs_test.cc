@@ -1,0 +1,284 @@
+// The gpt2 and chatglm architectures against llama.cpp (shared/testdata/tiny-archs): for every
+// reference prompt, with SIMD and with scalar kernels, the prompt ids are equal, the first-step
+// logits and every step's top-5 logits are within the README's tolerance (gpt2 1e-2, chatglm
+// 1e-4; the measured maximum is printed and recorded) and the 32 greedy ids are exact. All
+// prompts batched in one forward equal the single runs; the engine (paged KV, continuous
+// batching, prefix reuse) reproduces the reference ids; gpt2's learned positions end at the
+// table; a chatglm model ends generation on its turn tokens.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+
+#include "engine/engine.h"
+#include "model_test_util.h"
+#include "text/tokenizer.h"
+
+using shuo::testing::argmax;
+using namespace shuo;
+
+namespace {
+
+struct Arch {
+  const char* name;       // file stem in tiny-archs/
+  float tolerance;        // max |Δlogit| the README allows for F32 weights and an F32 KV cache
+  int32_t n_vocab;
+};
+constexpr Arch kGpt2{"gpt2-tiny", 1e-2f, 2457};
+constexpr Arch kChatglm{"chatglm-tiny", 1e-4f, 2305};
+
+struct Loaded {
+  format::GgufFile file;
+  std::unique_ptr<model::Model> model;
+  std::unique_ptr<text::Tokenizer> tok;
+  nlohmann::json ref;
+};
+
+std::unique_ptr<Loaded> load(const Arch& a, bool reference_kernels) {
+  const auto dir = shuo::testing::testdata_dir() / "tiny-archs";
+  auto f = format::GgufFile::open((dir / (std::string(a.name) + ".gguf")).string());
+  EXPECT_TRUE(f.ok()) << f.error().to_string();
+  if (!f.ok()) return nullptr;
+  auto l = std::make_unique<Loaded>(Loaded{std::move(*f), nullptr, nullptr, {}});
+  model::LoadOptions opts;
+  opts.reference_kernels = reference_kernels;
+  auto m = model::load_model(l->file, opts);
+  EXPECT_TRUE(m.ok()) << m.error().to_string();
+  auto t = text::Tokenizer::from_gguf(l->file);
+  EXPECT_TRUE(t.ok()) << t.error().to_string();
+  if (!m.ok() || !t.ok()) return nullptr;
+  l->model = std::move(*m);
+  l->tok = std::move(*t);
+  l->ref = nlohmann::json::parse(shuo::testing::read_file(dir / (std::string(a.name) + ".reference.json")));
+  return l;
+}
+
+std::vector<int32_t> ids(const nlohmann::json& j) { return j.get<std::vector<int32_t>>(); }
+
+float max_abs_diff(const float* got, const std::vector<float>& want) {
+  float d = 0;
+  for (size_t i = 0; i < want.size(); ++i) d = std::max(d, std::fabs(got[i] - want[i]));
+  return d;
+}
+
+// Logits of the reference's top-5 ids at one step: the largest difference to its values.
+float top5_diff(const float* logits, const nlohmann::json& top5, const nlohmann::json& top5_logits) {
+  float d = 0;
+  for (size_t k = 0; k < top5.size(); ++k)
+    d = std::max(d, std::fabs(logits[top5[k].get<int32_t>()] - top5_logits[k].get<float>()));
+  return d;
+}
+
+struct Param {
+  Arch arch;
+  bool reference_kernels;
+};
+
+std::string param_name(const ::testing::TestParamInfo<Param>& p) {
+  std::string n = p.param.arch.name;
+  for (char& c : n)
+    if (c == '-') c = '_';
+  return n + (p.param.reference_kernels ? "_scalar" : "_simd");
+}
+
+}  // namespace
+
+class TinyArchs : public ::testing::TestWithParam<Param> {};
+
+TEST_P(TinyArchs, EveryCaseMatchesLlamaCpp) {
+  const Arch a = GetParam().arch;
+  SHUO_REQUIRE_TESTDATA(std::string("tiny-archs/") + a.name + ".reference.json");
+  auto l = load(a, GetParam().reference_kernels);
+  ASSERT_TRUE(l);
+  auto& model = *l->model;
+  const int32_t V = model.config().n_vocab;
+  ASSERT_EQ(V, a.n_vocab);
+  if (!GetParam().reference_kernels) EXPECT_STRNE(model.kernel_isa(), "");
+  tensor::ThreadPool pool(2);
+  model::ForwardOutput out;
+  float worst_first = 0, worst_steps = 0;
+  ASSERT_EQ(l->ref["cases"].size(), 6u);
+  for (const auto& c : l->ref["cases"]) {
+    const std::string name = c["name"];
+    const auto prompt = l->tok->encode(c["prompt"].get<std::string>(), c["add_special"], c["parse_special"]);
+    ASSERT_EQ(prompt, ids(c["prompt_ids"])) << name;
+
+    auto kv = model.make_cache(256);
+    model::SeqChunk chunk{&kv, prompt};
+    ASSERT_TRUE(model.forward({&chunk, 1}, out, pool).ok()) << name;
+    const float first = max_abs_diff(out.row(0, 0, V), c["first_step_logits"].get<std::vector<float>>());
+    EXPECT_LE(first, a.tolerance) << name;
+    worst_first = std::max(worst_first, first);
+
+    const auto want = ids(c["gen_ids"]);
+    std::vector<int32_t> got;
+    for (size_t step = 0; step < want.size(); ++step) {
+      const float* logits = out.row(0, 0, V);
+      const float d = top5_diff(logits, c["top5_per_step"][step], c["top5_logits_per_step"][step]);
+      EXPECT_LE(d, a.tolerance) << name << " step " << step;
+      worst_steps = std::max(worst_steps, d);
+      const int32_t next = argmax(logits, V);
+      got.push_back(next);
+      if (next != want[step]) break;  // every later step would differ too
+      model::SeqChunk one{&kv, {&next, 1}};
+      ASSERT_TRUE(model.forward({&one, 1}, out, pool).ok());
+    }
+    EXPECT_EQ(got, want) << name;
+  }
+  std::printf("%s %s: max |Δ| first-step logits %.3g, top-5 logits over all steps %.3g\n", a.name,
+              model.kernel_isa(), worst_first, worst_steps);
+  RecordProperty("first_step_max_abs_diff", std::to_string(worst_first));
+  RecordProperty("top5_all_steps_max_abs_diff", std::to_string(worst_steps));
+}
+
+// All prompts as chunks of one forward, then all decodes as one-token chunks of one forward per
+// step: the same ids as one sequence at a time (the reference).
+TEST_P(TinyArchs, BatchedPromptsEqualSingleRuns) {
+  const Arch a = GetParam().arch;
+  SHUO_REQUIRE_TESTDATA(std::string("tiny-archs/") + a.name + ".reference.json");
+  auto l = load(a, GetParam().reference_kernels);
+  ASSERT_TRUE(l);
+  auto& model = *l->model;
+  const int32_t V = model.config().n_vocab;
+  tensor::ThreadPool pool(2);
+  const auto& cases = l->ref["cases"];
+  const size_t n = cases.size();
+  std::vector<model::KvCache> kvs;
+  std::vector<std::vector<int32_t>> prompts, got(n);
+  for (size_t i = 0; i < n; ++i) {
+    kvs.push_back(model.make_cache(256));
+    prompts.push_back(ids(cases[i]["prompt_ids"]));
+  }
+  std::vector<model::SeqChunk> chunks;
+  for (size_t i = 0; i < n; ++i) chunks.push_back({&kvs[i], prompts[i]});
+  model::ForwardOutput out;
+  ASSERT_TRUE(model.forward(chunks, out, pool).ok());
+  for (size_t i = 0; i < n; ++i)
+    EXPECT_LE(max_abs_diff(out.row(i, 0, V), cases[i]["first_step_logits"].get<std::vector<float>>()), a.tolerance)
+        << cases[i]["name"];
+  std::vector<int32_t> next(n);
+  for (int step = 0; step < 32; ++step) {
+    chunks.clear();
+    for (size_t i = 0; i < n; ++i) {
+      next[i] = argmax(out.row(i, 0, V), V);
+      got[i].push_back(next[i]);
+      chunks.push_back({&kvs[i], {&next[i], 1}});
+    }
+    ASSERT_TRUE(model.forward(chunks, out, pool).ok());
+  }
+  for (size_t i = 0; i < n; ++i) EXPECT_EQ(got[i], ids(cases[i]["gen_ids"])) << cases[i]["name"];
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, TinyArchs,
+                         ::testing::Values(Param{kGpt2, false}, Param{kGpt2, true}, Param{kChatglm, false},
+                                           Param{kChatglm, true}),
+                         param_name);
+
+namespace {
+// One engine request's tokens, collected on the engine thread.
+struct Collector {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<int32_t> tokens;
+  bool done = false;
+  engine::TokenEventFn fn() {
+    return [this](const engine::TokenEvent& e) {
+      std::lock_guard<std::mutex> lock(mu);
+      if (e.token >= 0) tokens.push_back(e.token);
+      if (e.finish != engine::FinishReason::kNone) {
+        done = true;
+        cv.notify_all();
+      }
+    };
+  }
+  bool wait() {
+    std::unique_lock<std::mutex> lock(mu);
+    return cv.wait_for(lock, std::chrono::seconds(60), [&] { return done; });
+  }
+};
+}  // namespace
+
+class TinyArchsEngine : public ::testing::TestWithParam<Arch> {};
+
+// Every prompt submitted at once (continuous batching over the paged cache, prompts prefilled in
+// chunks of 5 tokens), then all again: the second round takes its full prompt blocks from the
+// prefix cache and still gives the reference ids.
+TEST_P(TinyArchsEngine, ConcurrentRequestsAndPrefixReuseMatchReference) {
+  const Arch a = GetParam();
+  SHUO_REQUIRE_TESTDATA(std::string("tiny-archs/") + a.name + ".reference.json");
+  auto l = load(a, false);
+  ASSERT_TRUE(l);
+  engine::EngineOptions opts;
+  opts.n_ctx = 256;
+  opts.max_running = 4;
+  opts.prefill_budget = 5;
+  opts.threads = 2;
+  engine::Engine eng(*l->model, opts);
+  const auto& cases = l->ref["cases"];
+  for (int round = 0; round < 2; ++round) {
+    std::vector<std::unique_ptr<Collector>> cols;
+    for (const auto& c : cases) {
+      engine::EngineRequest r;
+      r.prompt = ids(c["prompt_ids"]);
+      r.sampling.temperature = 0.0f;
+      r.max_tokens = 32;
+      r.ignore_eos = true;  // the reference does not stop at end-of-generation tokens
+      cols.push_back(std::make_unique<Collector>());
+      auto h = eng.submit(r, cols.back()->fn());
+      ASSERT_TRUE(h.ok()) << h.error().to_string();
+    }
+    for (size_t i = 0; i < cases.size(); ++i) {
+      ASSERT_TRUE(cols[i]->wait()) << cases[i]["name"];
+      EXPECT_EQ(cols[i]->tokens, ids(cases[i]["gen_ids"])) << "round " << round << " " << cases[i]["name"];
+    }
+    if (round == 0) EXPECT_EQ(eng.stats().prefix_hit_tokens, 0);
+  }
+  EXPECT_GT(eng.stats().prefix_hit_tokens, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, TinyArchsEngine, ::testing::Values(kGpt2, kChatglm),
+                         [](const ::testing::TestParamInfo<Arch>& p) {
+                           return std::string(p.param.name[0] == 'g' ? "gpt2" : "chatglm");
+                         });
+
+TEST(TinyArchsGpt2, PositionsEndWithTheLearnedTable) {
+  SHUO_REQUIRE_TESTDATA("tiny-archs/gpt2-tiny.gguf");
+  auto l = load(kGpt2, false);
+  ASSERT_TRUE(l);
+  ASSERT_EQ(l->model->config().n_ctx_train, 256);
+  tensor::ThreadPool pool(1);
+  auto kv = l->model->make_cache(512);
+  model::ForwardOutput out;
+  std::vector<int32_t> prompt(250, 11);
+  model::SeqChunk chunk{&kv, prompt};
+  ASSERT_TRUE(l->model->forward({&chunk, 1}, out, pool).ok());
+  std::vector<int32_t> more(7, 11);  // positions 250..256: 256 is past the table
+  model::SeqChunk next{&kv, more};
+  auto r = l->model->forward({&next, 1}, out, pool);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kLimit);
+  EXPECT_NE(r.error().message.find("learned positions for 256"), std::string::npos) << r.error().to_string();
+  EXPECT_EQ(kv.n_past(), 250);  // refused before anything was written
+}
+
+TEST(TinyArchsChatglm, TurnTokensEndGeneration) {
+  SHUO_REQUIRE_TESTDATA("tiny-archs/chatglm-tiny.gguf");
+  auto l = load(kChatglm, false);
+  ASSERT_TRUE(l);
+  const auto& t = *l->tok;
+  EXPECT_TRUE(t.is_eog(2));  // eos
+  for (const char* s : {"<|user|>", "<|observation|>"}) {
+    auto id = t.find_token(s);
+    ASSERT_TRUE(id) << s;
+    EXPECT_TRUE(t.is_eog(*id)) << s;
+  }
+  for (const char* s : {"<|assistant|>", "<|system|>", "[gMASK]", "sop"}) {
+    auto id = t.find_token(s);
+    ASSERT_TRUE(id) << s;
+    EXPECT_FALSE(t.is_eog(*id)) << s;
+  }
+}
