@@ -1,8 +1,5 @@
 // PCRE2 regex chains per `tokenizer.ggml.pre` value; see pre_tokenizer.h.
-#define PCRE2_CODE_UNIT_WIDTH 8
 #include "text/pre_tokenizer.h"
-
-#include <pcre2.h>
 
 #include "text/byte_level.h"
 
@@ -75,46 +72,23 @@ const PreSpec* find_spec(std::string_view pre) {
   return nullptr;
 }
 
-struct MatchDataDeleter {
-  void operator()(pcre2_match_data* md) const { pcre2_match_data_free(md); }
-};
-using MatchData = std::unique_ptr<pcre2_match_data, MatchDataDeleter>;
+// Cuts `piece` (valid UTF-8) into matches and the gaps between them, appending to *out.
+void cut(const PcreRegex& re, std::string_view piece, PcreRegex::MatchData* md,
+         std::vector<std::pair<size_t, size_t>>* matches, std::vector<std::string_view>* out) {
+  matches->clear();
+  re.find_all(piece, md, matches);
+  size_t gap = 0;
+  for (auto [start, end] : *matches) {
+    if (start > gap) out->push_back(piece.substr(gap, start - gap));
+    out->push_back(piece.substr(start, end - start));
+    gap = end;
+  }
+  if (gap < piece.size()) out->push_back(piece.substr(gap));
+}
 
 }  // namespace
 
-struct PreTokenizer::Regex {
-  pcre2_code* code = nullptr;
-  bool jit = false;  // JIT-compiled: call pcre2_jit_match directly (skips per-call checks)
-  ~Regex() { pcre2_code_free(code); }
-
-  // Cuts `piece` (valid UTF-8) into matches and the gaps between them, appending to *out.
-  void cut(std::string_view piece, pcre2_match_data* md, std::vector<std::string_view>* out) const {
-    const auto* subject = reinterpret_cast<PCRE2_SPTR>(piece.data());
-    size_t pos = 0, gap = 0;
-    while (pos < piece.size()) {
-      int rc = jit ? pcre2_jit_match(code, subject, piece.size(), pos, PCRE2_NO_UTF_CHECK, md,
-                                     nullptr)
-                   : pcre2_match(code, subject, piece.size(), pos, PCRE2_NO_UTF_CHECK, md, nullptr);
-      if (rc < 0 && rc != PCRE2_ERROR_NOMATCH) {
-        // JIT stack exhausted (very long runs): the interpreter keeps its state on the heap.
-        rc = pcre2_match(code, subject, piece.size(), pos, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, md,
-                         nullptr);
-      }
-      if (rc < 0) break;  // no further match (or a limit): the rest is one gap, nothing is lost
-      const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
-      const size_t start = ov[0], end = ov[1];
-      if (end <= start) {  // empty match: step over one character
-        if (start >= piece.size()) break;
-        pos = start + utf8_char_len(piece, start);
-        continue;
-      }
-      if (start > gap) out->push_back(piece.substr(gap, start - gap));
-      out->push_back(piece.substr(start, end - start));
-      pos = gap = end;
-    }
-    if (gap < piece.size()) out->push_back(piece.substr(gap));
-  }
-};
+const char* const kGpt2Pattern = kGpt2;
 
 PreTokenizer::PreTokenizer(PreTokenizer&&) noexcept = default;
 PreTokenizer& PreTokenizer::operator=(PreTokenizer&&) noexcept = default;
@@ -130,28 +104,15 @@ Result<PreTokenizer> PreTokenizer::create(std::string_view pre) {
   PreTokenizer p;
   p.name_ = spec->name;
   for (const char* pattern : spec->regexes) {
-    int err = 0;
-    PCRE2_SIZE err_offset = 0;
-    auto r = std::make_unique<Regex>();
-    r->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern), PCRE2_ZERO_TERMINATED,
-                            PCRE2_UTF | PCRE2_UCP | PCRE2_DOLLAR_ENDONLY, &err, &err_offset,
-                            nullptr);
-    if (!r->code) {
-      PCRE2_UCHAR msg[256];
-      pcre2_get_error_message(err, msg, sizeof(msg));
-      return Error{ErrorCode::kInternal, "pre-tokenizer " + p.name_,
-                   "regex does not compile at offset " + std::to_string(err_offset) + ": " +
-                       reinterpret_cast<const char*>(msg)};
-    }
-    // Optional: without JIT (unsupported CPU, no executable memory) the interpreter runs.
-    r->jit = pcre2_jit_compile(r->code, PCRE2_JIT_COMPLETE) == 0;
-    p.chain_.push_back(std::move(r));
+    SHUO_ASSIGN(PcreRegex re, PcreRegex::compile(pattern, false, "pre-tokenizer " + p.name_));
+    p.chain_.push_back(std::move(re));
   }
   return p;
 }
 
 void PreTokenizer::split(std::string_view text, std::vector<std::string_view>* words) const {
-  MatchData md(pcre2_match_data_create(1, nullptr));
+  PcreRegex::MatchData md;
+  std::vector<std::pair<size_t, size_t>> matches;
   std::vector<std::string_view> cur, next;
   // Valid UTF-8 runs go to the regexes; each invalid byte is a piece of its own.
   size_t run = 0;
@@ -172,7 +133,7 @@ void PreTokenizer::split(std::string_view text, std::vector<std::string_view>* w
       if (piece.size() == 1 && static_cast<uint8_t>(piece[0]) >= 0x80) {
         next.push_back(piece);
       } else {
-        regex->cut(piece, md.get(), &next);
+        cut(regex, piece, &md, &matches, &next);
       }
     }
     cur.swap(next);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "text/pcre_regex.h"
 
 namespace shuo::text {
 
@@ -29,6 +30,9 @@ namespace shuo::text {
 // Anything else is kUnsupported, naming the value.
 //
 // Thread-safe: split() is const and allocates its own match state.
+// GPT-2's pattern, also what a Hugging Face ByteLevel pre-tokenizer with use_regex splits by.
+extern const char* const kGpt2Pattern;
+
 class PreTokenizer {
  public:
   static Result<PreTokenizer> create(std::string_view pre);
@@ -44,10 +48,9 @@ class PreTokenizer {
   const std::string& name() const { return name_; }
 
  private:
-  struct Regex;
   PreTokenizer() = default;
   std::string name_;
-  std::vector<std::unique_ptr<Regex>> chain_;
+  std::vector<PcreRegex> chain_;
 };
 
 }  // namespace shuo::text

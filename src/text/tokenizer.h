@@ -35,7 +35,9 @@ class Tokenizer {
   //   Matching is leftmost, longest token first, before any other splitting.
   // SentencePiece: when adds_space_prefix(), a space is prepended to each run of plain text that
   //   starts the input or follows a matched special token; spaces become U+2581. "" gives no ids.
-  std::vector<int32_t> encode(std::string_view text, bool add_special, bool parse_special) const;
+  // Virtual: a Hugging Face tokenizer.json tokenizer (hf_tokenizer.h) runs its own pipeline.
+  virtual std::vector<int32_t> encode(std::string_view text, bool add_special,
+                                      bool parse_special) const;
 
   // The raw bytes of one token (may be part of a UTF-8 character). SPM: U+2581 → ' ',
   // "<0xE4>" → byte 0xE4. BPE: byte-level alphabet → bytes. CONTROL, UNKNOWN and UNUSED tokens
@@ -49,8 +51,8 @@ class Tokenizer {
   // one leading ' ' from its piece — the one encode() added. Then decode(encode(t)) == t.
   // Pass from_start = false for ids that continue earlier text (a generated continuation), so
   // that "▁big" after "had a" stays " big".
-  std::string decode(std::span<const int32_t> ids, bool skip_special = true,
-                     bool from_start = true) const;
+  virtual std::string decode(std::span<const int32_t> ids, bool skip_special = true,
+                             bool from_start = true) const;
 
   int32_t n_vocab() const { return vocab_.size(); }
   int32_t bos_id() const { return vocab_.bos_id; }  // -1 when the model has none
