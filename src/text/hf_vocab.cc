@@ -20,6 +20,12 @@ Result<HfVocabTable> build_hf_vocab(const HfTokenizerSpec& spec) {
   int32_t n = 0;
   for (const auto& [text, id] : spec.vocab) n = std::max(n, id + 1);
   for (const HfAddedToken& a : spec.added_tokens) n = std::max(n, a.id + 1);
+  // Real vocabularies are dense. A hostile file must not make one huge id allocate gigabytes.
+  const size_t given = spec.vocab.size() + spec.added_tokens.size();
+  if (static_cast<size_t>(n) > given + 65536)
+    return Error{ErrorCode::kBadFile, "tokenizer.json: model.vocab",
+                 "ids reach " + std::to_string(n - 1) + " for only " + std::to_string(given) +
+                     " tokens"};
   v.texts.resize(n);
   v.types.assign(n, TokenType::kUndefined);
   v.scores.assign(n, 0.0f);
