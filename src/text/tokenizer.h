@@ -1,4 +1,5 @@
 // Text ↔ token ids for GGUF models: SentencePiece-style BPE ("llama") and byte-level BPE ("gpt2").
+// Hugging Face tokenizer.json / tokenizer.model tokenizers are subclasses too (hf_tokenizer.h).
 // One Tokenizer per loaded model; every method is const and thread-safe.
 #pragma once
 
