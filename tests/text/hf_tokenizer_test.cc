@@ -202,6 +202,44 @@ INSTANTIATE_TEST_SUITE_P(
       return s;
     });
 
+// stories260K as a Hugging Face folder: its tokenizer.json gives reference.json's prompt ids
+// (BOS from the TemplateProcessing post-processor) and decodes the generated ids to its text.
+TEST(HfTokenizer, Stories260KFolderGivesReferencePromptIds) {
+  SHUO_REQUIRE_TESTDATA("stories260K/tokenizer.json");
+  SHUO_REQUIRE_TESTDATA("stories260K/reference.json");
+  auto hf = load_hf_tokenizer((testing::testdata_dir() / "stories260K").string());
+  ASSERT_TRUE(hf.ok()) << hf.error().to_string();
+  const json ref = json::parse(testing::read_file(testing::testdata_dir() / "stories260K/reference.json"));
+  int n = 0;
+  for (const json& c : ref["cases"]) {
+    const auto prompt = c["prompt"].get<std::string>();
+    SCOPED_TRACE(prompt);
+    EXPECT_EQ(hf->tokenizer->encode(prompt, true, false), c["prompt_ids"].get<std::vector<int32_t>>());
+    EXPECT_EQ(hf->tokenizer->decode(c["gen_ids"].get<std::vector<int32_t>>(), true, prompt.empty()),
+              c["gen_text"].get<std::string>());
+    ++n;
+  }
+  EXPECT_GE(n, 7);
+}
+
+// The GGUF token list is padded to the model's embedding rows, and cannot be shorter.
+TEST(HfTokenizer, GgufVocabPadding) {
+  SHUO_REQUIRE_TESTDATA("hf-tokenizers/stories260K/tokenizer.json");
+  auto hf = load_hf_tokenizer((hf_dir() / "stories260K").string(), {.vocab_size = 520});
+  ASSERT_TRUE(hf.ok()) << hf.error().to_string();
+  ASSERT_TRUE(hf->gguf_metadata.ok()) << hf->gguf_metadata.error().to_string();
+  for (const auto& [key, value] : *hf->gguf_metadata) {
+    if (key != "tokenizer.ggml.tokens" && key != "tokenizer.ggml.token_type" && key != "tokenizer.ggml.scores") continue;
+    const auto& arr = std::get<std::shared_ptr<const format::GgufArray>>(value.v);
+    EXPECT_EQ(arr->items.size(), 520u) << key;
+    if (key == "tokenizer.ggml.tokens") EXPECT_EQ(std::get<std::string>(arr->items[519].v), "[PAD519]");
+  }
+  auto small = load_hf_tokenizer((hf_dir() / "stories260K").string(), {.vocab_size = 100});
+  ASSERT_TRUE(small.ok());
+  ASSERT_FALSE(small->gguf_metadata.ok());
+  EXPECT_EQ(small->gguf_metadata.error().where, "vocab_size");
+}
+
 // Qwen3's chat case: its chat_template (from tokenizer_config.json) rendered like transformers'
 // apply_chat_template, then tokenized with special tokens matched.
 TEST(HfTokenizer, Qwen3ChatTemplateCase) {
