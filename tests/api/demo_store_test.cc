@@ -207,7 +207,7 @@ TEST(DemoStore, MigratesAVersion1FileKeepingItsData) {
   raw_exec(dir.file(), kSchemaV1);
   auto store = open_ok(dir.file());
   ASSERT_TRUE(store);
-  EXPECT_EQ(*store->schema_version(), 2);
+  EXPECT_EQ(*store->schema_version(), SqliteSessionStore::kSchemaVersion);
   EXPECT_EQ(*store->journal_mode(), "wal");  // a rollback-journal file is switched to WAL
   auto s = store->find_session(SessionKind::kChat, 3);
   ASSERT_TRUE(s.ok() && *s);
@@ -225,8 +225,41 @@ TEST(DemoStore, MigratesAVersion1FileKeepingItsData) {
   // Opening again does not migrate twice.
   store.reset();
   auto again = open_ok(dir.file());
-  EXPECT_EQ(*again->schema_version(), 2);
+  EXPECT_EQ(*again->schema_version(), SqliteSessionStore::kSchemaVersion);
   EXPECT_EQ(again->messages(SessionKind::kChat, 3, 0)->size(), 4u);
+}
+
+// Version 3 (the web page's rename, delete and regenerate) on a version-2 file.
+TEST(DemoStore, TitlesDeletionAndRegenerateOnAMigratedFile) {
+  TempDir dir;
+  raw_exec(dir.file(), kSchemaV1);
+  {
+    auto v2 = open_ok(dir.file());  // migrates to the newest; step back to 2 to test 2 → 3
+    ASSERT_TRUE(v2);
+  }
+  raw_exec(dir.file(), "ALTER TABLE sessions DROP COLUMN title; PRAGMA user_version = 2;");
+  auto store = open_ok(dir.file());
+  ASSERT_TRUE(store);
+  EXPECT_EQ(*store->schema_version(), 3);
+  // An unset title reads as the start of the first input.
+  EXPECT_EQ((*store->find_session(SessionKind::kChat, 3))->title, "old question");
+  ASSERT_TRUE(store->set_title(SessionKind::kChat, 3, "重命名").ok());
+  EXPECT_EQ((*store->list_sessions(SessionKind::kChat))[0].title, "重命名");
+  EXPECT_EQ(store->set_title(SessionKind::kChat, 99, "x").error().code, ErrorCode::kNotFound);
+
+  ASSERT_TRUE(store->replace_last_output(SessionKind::kChat, 3, message(false, "new answer")).ok());
+  auto m = store->messages(SessionKind::kChat, 3, 0);
+  ASSERT_EQ(m->size(), 2u);
+  EXPECT_EQ((*m)[1].msg, "new answer");
+  EXPECT_EQ((*m)[0].msg, "old question");
+  ASSERT_TRUE(store->forget_context(SessionKind::kChat, 3).ok());  // a clear ends what can be redone
+  EXPECT_EQ(store->replace_last_output(SessionKind::kChat, 3, message(false, "x")).error().code, ErrorCode::kNotFound);
+
+  ASSERT_TRUE(store->delete_session(SessionKind::kChat, 3).ok());
+  EXPECT_FALSE(*store->find_session(SessionKind::kChat, 3));
+  EXPECT_EQ(store->messages(SessionKind::kChat, 3, 0).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(store->delete_session(SessionKind::kChat, 3).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(*store->allocate_id(SessionKind::kChat), 4);  // the deleted id is not reused
 }
 
 TEST(DemoStore, RefusesAFileFromANewerShuo) {

@@ -63,12 +63,30 @@ using ProgressFn = std::function<void(std::string_view line)>;
 using CancelFn = std::function<void()>;
 
 // Optional per-message sampling settings (POST /chat/{id}/input's `temperature`, `top_p`,
-// `max_tokens`); a backend that cannot honour them ignores them.
+// `max_tokens`, and shuo's `seed`, `ignore_eos`); a backend that cannot honour them ignores them.
 struct ReplyOptions {
   std::optional<float> temperature;
   std::optional<float> top_p;
   std::optional<int32_t> max_tokens;
+  std::optional<uint64_t> seed;
+  bool ignore_eos = false;  // generate max_tokens whatever the model says (the web page's tests)
 };
+
+// A streamed chat reply's end (shuo's streaming extension of POST /chat/{id}/input): the text
+// so far — all of it, or what was generated before a cancel — and what is known about it.
+struct StreamedReply {
+  std::string text;
+  std::string finish = "stop";  // "stop", "length" or "cancelled"
+  // Known only for in-process replies (-1: unknown).
+  int32_t prompt_tokens = -1;
+  int32_t completion_tokens = -1;
+  double seconds = 0;             // from the call to the end
+  double first_piece_seconds = -1;  // from the call to the first piece (-1: none)
+};
+
+// Whole UTF-8 characters of a streamed reply as they are produced (never empty). May run on any
+// thread, never after the call's `done`.
+using PieceFn = std::function<void(std::string_view piece)>;
 
 struct ChatTurn {
   bool input = true;  // true: the user's message; false: the backend's reply
@@ -101,6 +119,12 @@ class ChatBackend : public Backend {
   // Answers `msg` in the conversation `context`; `done` gets the reply (valid UTF-8).
   virtual CancelFn send(ChatContext context, std::string msg, ReplyOptions options,
                         std::function<void(Outcome<std::string>)> done) = 0;
+
+  // Like send(), with the reply's pieces as they come. A cancel ends the call with what was
+  // produced so far (finish "cancelled") rather than an error. The default sends and passes the
+  // whole reply as one piece (a backend that cannot stream, such as a child process).
+  virtual CancelFn send_streamed(ChatContext context, std::string msg, ReplyOptions options, PieceFn on_piece,
+                                 std::function<void(Outcome<StreamedReply>)> done);
 
   // Makes the session forget its conversation (POST /chat/{id}/clear). The Service then starts
   // the context it passes to send() after this point; the recorded history is kept.

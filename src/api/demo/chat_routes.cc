@@ -9,23 +9,23 @@ namespace {
 
 constexpr SessionKind kChat = SessionKind::kChat;
 
-// The body's `name` string: required and non-empty.
-Result<std::string> required_text(const Json& body, const char* name) {
-  SHUO_ASSIGN(auto v, openai::get_string(body, name));
-  if (!v) return openai::bad_field(name, "is required");
-  if (v->empty()) return openai::bad_field(name, "must not be empty");
-  return std::move(*v);
-}
-
-void handle_list(const CorePtr& core, ResponderPtr res) {
-  core->run(res, [core, res] {
+// shuo's own "?titles=1" adds each session's "title" (the web page's sidebar); without it the
+// entries are exactly §3's.
+void handle_list(const CorePtr& core, const http::Request& req, ResponderPtr res) {
+  const auto titles = req.query_param("titles");
+  const bool with_titles = titles && (*titles == "1" || *titles == "true");
+  core->run(res, [core, res, with_titles] {
     auto store = core->store();
     if (!store.ok()) return send_error(*core, *res, store.error());
     auto sessions = (*store)->list_sessions(kChat);
     if (!sessions.ok()) return send_error(*core, *res, sessions.error());
     Json out = Json::array();
     for (const SessionRecord& s : *sessions)
-      if (core->chat.is_live(s.id)) out.push_back(Json{{"id", s.id}, {"personality", s.personality}});
+      if (core->chat.is_live(s.id)) {
+        Json entry = {{"id", s.id}, {"personality", s.personality}};
+        if (with_titles) entry["title"] = s.title;
+        out.push_back(std::move(entry));
+      }
     openai::send_json(*res, out);
   });
 }
@@ -51,6 +51,9 @@ void handle_input(const CorePtr& core, const http::Request& req, ResponderPtr re
   if (!id) return send_error(*core, *res, session_not_found(kChat, id_text));
   auto body = openai::parse_json_object(req.body);
   if (!body.ok()) return send_error(*core, *res, body.error());
+  auto stream = openai::get_bool(*body, "stream");
+  if (!stream.ok()) return send_error(*core, *res, stream.error());
+  if (stream->value_or(false)) return handle_streamed_input(core, *id, *body, std::move(res));
   auto msg = required_text(*body, "msg");
   if (!msg.ok()) return send_error(*core, *res, msg.error());
   if (auto e = text_too_long("msg", msg->size(), core->opt.max_text_bytes)) return send_error(*core, *res, *e);
@@ -116,7 +119,9 @@ void handle_chat_reset(const CorePtr& core, const http::Request& req, ResponderP
 }
 
 void add_chat_routes(const CorePtr& core, http::Server& server) {
-  server.route("GET", "/chat", [core](const http::Request&, ResponderPtr res) { handle_list(core, std::move(res)); });
+  server.route("GET", "/chat", [core](const http::Request& req, ResponderPtr res) {
+    handle_list(core, req, std::move(res));
+  });
   server.route("GET", "/chat/{id}", [core](const http::Request& req, ResponderPtr res) {
     handle_get(core, req, std::move(res));
   });
@@ -126,6 +131,7 @@ void add_chat_routes(const CorePtr& core, http::Server& server) {
   server.route("POST", "/chat/{id}/clear", [core](const http::Request& req, ResponderPtr res) {
     handle_clear(core, req, std::move(res));
   });
+  add_chat_extension_routes(core, server);
 }
 
 }  // namespace shuo::api::demo

@@ -2,6 +2,8 @@
 #include "api/demo/engine_backend.h"
 
 #include <algorithm>
+#include <chrono>
+#include <memory>
 #include <utility>
 
 #include "api/openai/errors.h"
@@ -24,6 +26,10 @@ BackendError context_error(size_t n_prompt, int32_t n_ctx) {
   return e;
 }
 
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 }  // namespace
 
 BackendError backend_error_from(const Error& err) {
@@ -43,8 +49,20 @@ EngineReplier::EngineReplier(engine::Engine& engine, const text::Tokenizer& tok,
 
 CancelFn EngineReplier::reply(const std::string& system, const std::vector<ChatTurn>& turns, const std::string& msg,
                               const ReplyOptions& options, std::function<void(Outcome<std::string>)> done) {
+  return reply_streamed(system, turns, msg, options, nullptr, [done = std::move(done)](Outcome<StreamedReply> r) {
+    if (!r.ok()) return done(Outcome<std::string>{std::move(r.error), {}});
+    if (r.value.finish == "cancelled")
+      return done(Outcome<std::string>{BackendError{499, "cancelled", "the request was cancelled", {}, 0}, {}});
+    done(Outcome<std::string>{std::nullopt, std::move(r.value.text)});
+  });
+}
+
+CancelFn EngineReplier::reply_streamed(const std::string& system, const std::vector<ChatTurn>& turns,
+                                       const std::string& msg, const ReplyOptions& options, PieceFn on_piece,
+                                       std::function<void(Outcome<StreamedReply>)> done) {
+  const auto start = std::chrono::steady_clock::now();
   auto fail = [&done](BackendError e) -> CancelFn {
-    done(Outcome<std::string>{std::move(e), {}});
+    done(Outcome<StreamedReply>{std::move(e), {}});
     return [] {};
   };
   // Messages with the turns from `first` on. A template that rejects a system message (some do:
@@ -109,15 +127,32 @@ CancelFn EngineReplier::reply(const std::string& system, const std::vector<ChatT
     spec.sampling.temperature = 0.0f;
     spec.sampling.top_p = 1.0f;
   }
-  auto handle = openai::start_reply(engine_, tok_, std::move(spec), nullptr,
-                                    [done](openai::ReplyResult r) mutable {
-    Outcome<std::string> out;
+  if (options.seed) {
+    spec.sampling.seed = *options.seed;
+    spec.sampling.has_seed = true;
+  }
+  spec.ignore_eos = options.ignore_eos;
+  // The time of the first piece: written and read on the engine thread only.
+  auto first_piece = std::make_shared<double>(-1.0);
+  openai::ReplyPieceFn piece;
+  if (on_piece) {
+    piece = [start, first_piece, on_piece = std::move(on_piece)](std::string_view text) {
+      if (*first_piece < 0) *first_piece = seconds_since(start);
+      on_piece(text);
+    };
+  }
+  auto handle = openai::start_reply(engine_, tok_, std::move(spec), std::move(piece),
+                                    [done, start, first_piece](openai::ReplyResult r) mutable {
+    Outcome<StreamedReply> out;
     if (r.finish == engine::FinishReason::kError) {
       out.error = backend_error_from(Error{ErrorCode::kInternal, "engine", r.error});
-    } else if (r.finish == engine::FinishReason::kCancelled) {
-      out.error = BackendError{499, "cancelled", "the request was cancelled", {}, 0};
     } else {
-      out.value = std::move(r.text);
+      out.value.text = std::move(r.text);
+      out.value.finish = engine::finish_reason_name(r.finish);
+      out.value.prompt_tokens = r.n_prompt;
+      out.value.completion_tokens = r.n_generated;
+      out.value.seconds = seconds_since(start);
+      out.value.first_piece_seconds = *first_piece;
     }
     done(std::move(out));
   });
@@ -132,6 +167,12 @@ void EngineChatBackend::start(StartRequest request, ProgressFn, std::function<vo
 CancelFn EngineChatBackend::send(ChatContext context, std::string msg, ReplyOptions options,
                                  std::function<void(Outcome<std::string>)> done) {
   return replier_.reply(context.personality, context.turns, msg, options, std::move(done));
+}
+
+CancelFn EngineChatBackend::send_streamed(ChatContext context, std::string msg, ReplyOptions options,
+                                          PieceFn on_piece, std::function<void(Outcome<StreamedReply>)> done) {
+  return replier_.reply_streamed(context.personality, context.turns, msg, options, std::move(on_piece),
+                                 std::move(done));
 }
 
 void EngineChatBackend::forget(int64_t, std::function<void(Outcome<Done>)> done) { done(Outcome<Done>{}); }

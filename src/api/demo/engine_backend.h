@@ -40,9 +40,14 @@ class EngineReplier {
                 EngineBackendOptions options);
 
   // `system` (may be empty), then `turns` from the oldest that fits, then the user's `msg`.
-  // Errors come through `done`, never from the call.
+  // Errors come through `done`, never from the call; a cancelled reply is an error (499).
   CancelFn reply(const std::string& system, const std::vector<ChatTurn>& turns, const std::string& msg,
                  const ReplyOptions& options, std::function<void(Outcome<std::string>)> done);
+  // The same, streamed: `on_piece` (may be null) on the engine thread as characters complete; a
+  // cancelled reply ends with its partial text (finish "cancelled").
+  CancelFn reply_streamed(const std::string& system, const std::vector<ChatTurn>& turns, const std::string& msg,
+                          const ReplyOptions& options, PieceFn on_piece,
+                          std::function<void(Outcome<StreamedReply>)> done);
 
  private:
   engine::Engine& engine_;
@@ -62,6 +67,8 @@ class EngineChatBackend final : public ChatBackend {
   bool is_live(int64_t) const override { return true; }  // every recorded session can go on
   CancelFn send(ChatContext context, std::string msg, ReplyOptions options,
                 std::function<void(Outcome<std::string>)> done) override;
+  CancelFn send_streamed(ChatContext context, std::string msg, ReplyOptions options, PieceFn on_piece,
+                         std::function<void(Outcome<StreamedReply>)> done) override;
   // Nothing to drop: the Service stops passing the forgotten turns.
   void forget(int64_t id, std::function<void(Outcome<Done>)> done) override;
 

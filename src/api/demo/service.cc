@@ -62,7 +62,7 @@ BackendError session_not_found(SessionKind kind, const std::string& id_text) {
                       std::string("no ") + session_kind_name(kind) + " session " + id_text);
 }
 
-void send_error(Service::Core& core, http::Responder& res, const BackendError& e) {
+openai::ApiError api_error_of(const BackendError& e) {
   openai::ApiError a;
   a.status = e.status;
   a.type = e.status == 429 ? "rate_limit_error" : e.status >= 500 ? "server_error" : "invalid_request_error";
@@ -70,6 +70,11 @@ void send_error(Service::Core& core, http::Responder& res, const BackendError& e
   a.param = e.param;
   a.message = e.message;
   a.retry_after_s = e.retry_after_s;
+  return a;
+}
+
+void send_error(Service::Core& core, http::Responder& res, const BackendError& e) {
+  const openai::ApiError a = api_error_of(e);
   if (e.status >= 500 && e.status != 502 && e.status != 503 && e.status != 504) {
     // A bug or a broken store: the detail goes to the log; error_response masks it.
     res.send(openai::error_response(a, res.request_id(), core.log));
@@ -104,6 +109,13 @@ std::optional<int64_t> parse_session_id(const std::string& text) {
   return v;
 }
 
+Result<std::string> required_text(const Json& body, const char* name) {
+  SHUO_ASSIGN(auto v, openai::get_string(body, name));
+  if (!v) return openai::bad_field(name, "is required");
+  if (v->empty()) return openai::bad_field(name, "must not be empty");
+  return std::move(*v);
+}
+
 Result<ReplyOptions> parse_reply_options(const Json& body) {
   ReplyOptions o;
   SHUO_ASSIGN(auto temperature, openai::get_number(body, "temperature", 0.0, 2.0));
@@ -112,6 +124,12 @@ Result<ReplyOptions> parse_reply_options(const Json& body) {
   if (top_p) o.top_p = float(*top_p);
   SHUO_ASSIGN(auto max_tokens, openai::get_int(body, "max_tokens", 1, INT32_MAX));
   if (max_tokens) o.max_tokens = int32_t(*max_tokens);
+  // shuo's own: a reproducible reply (the web page's seed setting), and a reply that does not
+  // end by itself (tests that need a long generation to stop).
+  SHUO_ASSIGN(auto seed, openai::get_int(body, "seed", 0, (int64_t(1) << 53) - 1));
+  if (seed) o.seed = uint64_t(*seed);
+  SHUO_ASSIGN(auto ignore_eos, openai::get_bool(body, "ignore_eos"));
+  o.ignore_eos = ignore_eos.value_or(false);
   return o;
 }
 

@@ -13,6 +13,9 @@
 //   POST /qa                 reset: like POST /chat, lines "stdout:"/"stderr:" then "id:<int>"
 //   GET  /qa/{id}            {"id", "history": [{"dir", "msg", "time", "title"?}]} (shuo's own)
 //   POST /qa/{id}/input      {"title", "text"} → {"answer"}
+//   shuo's extensions for the web page (chat_stream.cc): "stream": true on a chat input (SSE
+//   deltas, token counts, Stop records the partial reply), "regenerate", PATCH /chat/{id}
+//   {"title"}, DELETE /chat/{id}; GET /chat?titles=1 adds each "title".
 //
 // Every exchange is written to the store (and committed) before its reply is sent, so a reply
 // the client saw survives any crash. One message at a time per session (409 while one is being

@@ -18,6 +18,7 @@
 #include "api/demo/session_store.h"
 #include "api/demo/worker.h"
 #include "api/http/message.h"
+#include "api/openai/errors.h"
 
 namespace shuo::api::demo {
 
@@ -51,6 +52,8 @@ struct Service::Core {
 
 using CorePtr = std::shared_ptr<Service::Core>;
 
+// A backend error in the OpenAI error shape (type from the status).
+openai::ApiError api_error_of(const BackendError& e);
 // Error responses, in the OpenAI error shape every HTTP surface of shuo uses. 5xx other than
 // 502/503/504 are bugs: logged with the request id, which is all the client gets.
 void send_error(Service::Core& core, http::Responder& res, const BackendError& e);
@@ -75,7 +78,10 @@ std::optional<BackendError> session_unavailable(Service::Core& core, SessionKind
 // A path's {id}: a positive decimal integer, else nothing (→ 404).
 std::optional<int64_t> parse_session_id(const std::string& text);
 
-// The optional sampling fields of an input body (temperature, top_p, max_tokens).
+// The body's `name` string: required and non-empty.
+Result<std::string> required_text(const Json& body, const char* name);
+
+// The optional sampling fields of an input body (temperature, top_p, max_tokens, seed, ignore_eos).
 Result<ReplyOptions> parse_reply_options(const Json& body);
 
 // A reset body: empty (whitespace) or a JSON object (validated by the caller); anything else is
@@ -100,6 +106,10 @@ Json history_entry(const MessageRecord& m, bool with_title);
 // Route handlers (chat_routes.cc, qa_routes.cc).
 void add_chat_routes(const CorePtr& core, http::Server& server);
 void add_qa_routes(const CorePtr& core, http::Server& server);
+// shuo's extensions for the web page (chat_stream.cc): POST /chat/{id}/input with "stream": true
+// (after handle_input parsed the body), PATCH /chat/{id} {"title"}, DELETE /chat/{id}.
+void handle_streamed_input(const CorePtr& core, int64_t id, const Json& body, ResponderPtr res);
+void add_chat_extension_routes(const CorePtr& core, http::Server& server);
 void handle_chat_reset(const CorePtr& core, const http::Request& req, ResponderPtr res);
 
 }  // namespace shuo::api::demo

@@ -27,6 +27,9 @@ struct SessionRecord {
   std::string personality;    // chat sessions
   std::string created;        // local time, ISO 8601 with microseconds
   int64_t context_start = 0;  // seq of the first message the model still knows (after a clear)
+  // Chat sessions: the name the web page's sidebar shows (PATCH /chat/{id}); "" until set.
+  // list_sessions() fills an unset one with the start of the first input, if any.
+  std::string title;
 };
 
 struct MessageRecord {
@@ -63,6 +66,15 @@ class SessionStore {
 
   // The model forgets: context_start moves past every message recorded so far.
   virtual Result<void> forget_context(SessionKind kind, int64_t id) = 0;
+
+  // shuo's extensions for the web page (kNotFound for an unknown session):
+  // Renames a session (any UTF-8 text; "" goes back to the default).
+  virtual Result<void> set_title(SessionKind kind, int64_t id, const std::string& title) = 0;
+  // Removes a session and its whole history; its id is never handed out again.
+  virtual Result<void> delete_session(SessionKind kind, int64_t id) = 0;
+  // Regenerate: the last recorded exchange (after context_start) gets `output` as its reply.
+  // kNotFound also when there is no such exchange.
+  virtual Result<void> replace_last_output(SessionKind kind, int64_t id, MessageRecord output) = 0;
 };
 
 // Opens a store. The demo Service calls it on its worker thread, at the first request that needs

@@ -7,6 +7,7 @@
 //      messages(session → sessions.key, seq, dir 'input'|'output', msg, time): the history.
 //      id_counters(kind, last_id): ids handed out, so that none is handed out twice.
 //   2  messages.title: a QA question's title (its text is `msg`).
+//   3  sessions.title: the name a chat session was given (the web page's rename).
 #include "api/demo/sqlite_store.h"
 
 #include <sqlite3.h>
@@ -49,6 +50,9 @@ constexpr Migration kMigrations[] = {
     )sql"},
     {2, R"sql(
       ALTER TABLE messages ADD COLUMN title TEXT NOT NULL DEFAULT '';
+    )sql"},
+    {3, R"sql(
+      ALTER TABLE sessions ADD COLUMN title TEXT NOT NULL DEFAULT '';
     )sql"},
 };
 static_assert(sizeof kMigrations / sizeof kMigrations[0] == SqliteSessionStore::kSchemaVersion);
@@ -222,7 +226,11 @@ Result<void> SqliteSessionStore::create_session(const SessionRecord& r) {
 
 namespace {
 
-constexpr const char* kSessionColumns = "id, personality, created, context_start";
+// An unset title reads as the first 60 characters of the session's first input.
+constexpr const char* kSessionColumns = R"sql(id, personality, created, context_start,
+  COALESCE(NULLIF(title, ''),
+           (SELECT substr(msg, 1, 60) FROM messages WHERE session = sessions.key AND dir = 'input' ORDER BY seq LIMIT 1),
+           ''))sql";
 
 SessionRecord session_from(const Stmt& s, SessionKind kind) {
   SessionRecord r;
@@ -231,6 +239,7 @@ SessionRecord session_from(const Stmt& s, SessionKind kind) {
   r.personality = s.text_at(1);
   r.created = s.text_at(2);
   r.context_start = s.int_at(3);
+  r.title = s.text_at(4);
   return r;
 }
 
@@ -315,6 +324,44 @@ Result<void> SqliteSessionStore::forget_context(SessionKind kind, int64_t id) {
   )sql");
   s.bind(1, key);
   if (s.step() != SQLITE_DONE) return error("cannot clear session " + std::to_string(id));
+  return {};
+}
+
+Result<void> SqliteSessionStore::set_title(SessionKind kind, int64_t id, const std::string& title) {
+  SHUO_ASSIGN(int64_t key, session_key(kind, id));
+  Stmt s(db_, "UPDATE sessions SET title = ? WHERE key = ?");
+  s.bind(1, title).bind(2, key);
+  if (s.step() != SQLITE_DONE) return error("cannot rename session " + std::to_string(id));
+  return {};
+}
+
+Result<void> SqliteSessionStore::delete_session(SessionKind kind, int64_t id) {
+  Transaction t(db_);
+  if (!t.begun()) return error("cannot begin a transaction");
+  SHUO_ASSIGN(int64_t key, session_key(kind, id));
+  // allocate_id keeps its counter in id_counters, so the id is not handed out again.
+  for (const char* sql : {"DELETE FROM messages WHERE session = ?", "DELETE FROM sessions WHERE key = ?"}) {
+    Stmt s(db_, sql);
+    s.bind(1, key);
+    if (s.step() != SQLITE_DONE) return error("cannot delete session " + std::to_string(id));
+  }
+  if (!t.commit()) return error("cannot commit the deletion of session " + std::to_string(id));
+  return {};
+}
+
+Result<void> SqliteSessionStore::replace_last_output(SessionKind kind, int64_t id, MessageRecord output) {
+  SHUO_ASSIGN(int64_t key, session_key(kind, id));
+  // The last message, if it is a reply the model still knows (a clear ends what can be redone).
+  Stmt s(db_, R"sql(
+    UPDATE messages SET msg = ?1, time = ?2
+    WHERE session = ?3 AND dir = 'output'
+      AND seq = (SELECT MAX(seq) FROM messages WHERE session = ?3)
+      AND seq >= (SELECT context_start FROM sessions WHERE key = ?3)
+  )sql");
+  s.bind(1, output.msg).bind(2, output.time).bind(3, key);
+  if (s.step() != SQLITE_DONE) return error("cannot record a message of session " + std::to_string(id));
+  if (sqlite3_changes(db_) != 1)
+    return Error{ErrorCode::kNotFound, "regenerate", "session " + std::to_string(id) + " has no reply to regenerate since its last clear"};
   return {};
 }
 

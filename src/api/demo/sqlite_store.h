@@ -17,7 +17,7 @@ namespace shuo::api::demo {
 class SqliteSessionStore final : public SessionStore {
  public:
   // The schema version this build writes.
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   // Opens or creates `path` (its folder must exist) and migrates it to kSchemaVersion. Errors:
   // kIo (cannot open, not a database, locked too long, WAL unavailable), kUnsupported (a newer
@@ -34,6 +34,9 @@ class SqliteSessionStore final : public SessionStore {
   Result<std::vector<MessageRecord>> messages(SessionKind kind, int64_t id, int64_t from_seq) override;
   Result<void> append_exchange(SessionKind kind, int64_t id, MessageRecord input, MessageRecord output) override;
   Result<void> forget_context(SessionKind kind, int64_t id) override;
+  Result<void> set_title(SessionKind kind, int64_t id, const std::string& title) override;
+  Result<void> delete_session(SessionKind kind, int64_t id) override;
+  Result<void> replace_last_output(SessionKind kind, int64_t id, MessageRecord output) override;
 
   // For tests and the log: PRAGMA user_version and PRAGMA journal_mode ("wal").
   Result<int> schema_version();

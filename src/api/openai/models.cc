@@ -7,8 +7,10 @@ namespace shuo::api::openai {
 namespace {
 
 OJson model_object(const ServiceState& st) {
+  // max_model_len (as vLLM names it): the context per sequence, prompt and reply together; the
+  // web page shows it.
   return OJson{{"id", st.config.model_id}, {"object", "model"}, {"created", st.config.created},
-               {"owned_by", st.config.owned_by}};
+               {"owned_by", st.config.owned_by}, {"max_model_len", st.engine.options().n_ctx}};
 }
 
 }  // namespace

@@ -50,6 +50,7 @@ Result<std::shared_ptr<engine::RequestHandle>> start_reply(engine::Engine& engin
   req.prompt = std::move(spec.prompt);
   req.sampling = std::move(spec.sampling);
   req.max_tokens = spec.max_tokens;
+  req.ignore_eos = spec.ignore_eos;
   return engine.submit(std::move(req), [state](const engine::TokenEvent& ev) { state->on_event(ev); });
 }
 

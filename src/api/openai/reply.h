@@ -23,6 +23,7 @@ struct ReplySpec {
   bool strip_leading_space = false;  // see ChatPrompt
   engine::SamplingParams sampling;
   int32_t max_tokens = 1;            // prompt + max_tokens ≤ the engine's n_ctx
+  bool ignore_eos = false;           // end-of-generation tokens do not end the reply
 };
 
 struct ReplyResult {
