@@ -12,3 +12,5 @@ SHUO_APT_PACKAGES=(
 # Node.js and npm for tests/npm (the official openai client against shuo serve). Installed only
 # when `node` or `npm` is missing: a NodeSource nodejs bundles npm and conflicts with Debian's.
 SHUO_NODE_PACKAGES=(nodejs npm)
+# Chromium for the web page's browser tests (tests/npm/web_page.test.mjs, driven by playwright-core).
+SHUO_BROWSER_PACKAGES=(chromium)

@@ -25,6 +25,7 @@
 #include "api/openai/chat_format.h"
 #include "api/openai/embedder.h"
 #include "api/openai/service.h"
+#include "api/web/web_service.h"
 #include "cli/commands.h"
 #include "engine/engine.h"
 #include "format/gguf.h"
@@ -56,6 +57,7 @@ struct ServeArgs {
   std::string device;
   std::string personality = "I am a friendly and helpful assistant.";  // demo chat sessions
   std::string data_dir;  // demo sessions' SQLite file; "": api::demo::default_data_dir()
+  std::string web_root;  // the chat page at /: "" embedded, else this directory (page development)
   // Process mode of the demo API (§3): the program run for chat / QA sessions, fixed here.
   std::string chat_cmd, chat_pwd, chat_args, qa_cmd, qa_pwd, qa_args;
   double backend_start_timeout_s = 180;  // the source's 3 minutes
@@ -190,6 +192,7 @@ int run_serve(const ServeArgs& a) {
   so.cors_origins = a.cors_origins;
   so.api_keys = keys;
   so.public_paths = {"/health"};
+  for (std::string& p : api::web::WebService::public_paths()) so.public_paths.push_back(std::move(p));
   so.logger = log;
   api::http::Server server(so);
   service.add_routes(server);
@@ -214,6 +217,8 @@ int run_serve(const ServeArgs& a) {
   }
   demo.add_routes(server);
   glm.add_routes(server, demo.chat_reset_handler());
+  api::web::WebService web(api::web::WebOptions{a.web_root});
+  web.add_routes(server);
   auto port = server.listen();
   if (!port.ok()) return fail(*log, port.error().to_string());
   server.stop_on_signals();
@@ -240,6 +245,7 @@ int run_serve(const ServeArgs& a) {
   if (!a.chat_cmd.empty()) log->info("demo chat sessions: process mode, {} (in {})", a.chat_cmd, a.chat_pwd.empty() ? "." : a.chat_pwd);
   if (!a.qa_cmd.empty()) log->info("demo QA sessions: process mode, {} (in {})", a.qa_cmd, a.qa_pwd.empty() ? "." : a.qa_pwd);
   log->info("listening on http://{}:{}{}", a.host, *port, keys.empty() ? "" : " (API key required)");
+  log->info("chat page at http://{}:{}/ ({})", a.host, *port, web.describe());
   if (grpc) log->info("gRPC listening on {}:{} (aihub.ChatHub, health, reflection)", a.host, grpc->port());
   server.run();
   demo.stop();  // records the replies that are done; nothing new reaches the engine
@@ -280,6 +286,8 @@ void add_serve_command(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--data-dir", a->data_dir,
                   "where demo sessions are stored (sessions.sqlite3; default $XDG_DATA_HOME/shuo or ~/.local/share/shuo)");
+  cmd->add_option("--web-root", a->web_root, "serve the chat page at / from this directory (default: the embedded page)")
+      ->check(CLI::ExistingDirectory);
   cmd->add_option("--chat-cmd", a->chat_cmd,
                   "demo chat sessions run this program (process mode; no shell) instead of in-process");
   cmd->add_option("--chat-pwd", a->chat_pwd, "working directory of --chat-cmd");
