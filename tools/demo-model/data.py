@@ -1,0 +1,308 @@
+"""Synthetic bilingual chats for the demo model.
+
+Every kind of question has two sets of phrasings: TRAIN ones, used to make training chats, and
+HELD ones, used only by the evaluation (`heldout_cases`). A chat is a list of
+{"role", "content"} messages whose last message is the assistant's answer.
+"""
+import random
+
+from facts import COUNTRIES, EN_NAMES, PROVINCES, ZH_GIVEN, ZH_SURNAMES
+
+# ---- phrasings: (train, held-out) --------------------------------------------------------------
+# Slots: {p} short province, {pf} full province, {c} capital (Chinese); {P}, {C} (English);
+# {n} country (Chinese), {N} country (English).
+PROV_TO_CAP_ZH = (
+    ["{p}的省会是哪里？", "{p}的省会是什么？", "{pf}的省会是哪个城市？", "{p}省会是哪座城市？",
+     "请问{p}的省会是哪里？", "{pf}的省会在哪里？", "告诉我{p}的省会。", "{p}的省会城市是？",
+     "{pf}的省会是哪里？", "{p}的省会在哪", "{p}省会是哪里"],
+    ["你知道{p}的省会是哪里吗？", "{pf}的省会是哪座城市？", "{p}的省会叫什么？"])
+CAP_TO_PROV_ZH = (
+    ["{c}是哪个省的省会？", "{c}是哪个省份的省会？", "{c}是什么省的省会？", "请问{c}是哪个省的省会？",
+     "{c}是哪里的省会？", "{c}是哪个省的省会", "告诉我{c}是哪个省的省会。"],
+    ["{c}是哪一个省的省会？", "你知道{c}是哪个省的省会吗？"])
+PROV_TO_CAP_EN = (
+    ["What is the capital of {P}?", "What's the capital of {P}?", "Which city is the capital of {P}?",
+     "Tell me the capital of {P}.", "The capital of {P} is?", "Name the capital of {P}.",
+     "what is the capital of {P}", "Capital of {P}?", "What is the provincial capital of {P}?"],
+    ["Do you know the capital of {P}?", "What city is the capital of {P}?",
+     "Which city is the provincial capital of {P}?"])
+CAP_TO_PROV_EN = (
+    ["{C} is the capital of which province?", "Which province has {C} as its capital?",
+     "Which province is {C} the capital of?", "Of which province is {C} the capital?",
+     "{C} is the provincial capital of which province?"],
+    ["{C} is the capital city of which province?", "Do you know which province {C} is the capital of?"])
+
+COUNTRY_TO_CAP_ZH = (
+    ["{n}的首都是哪里？", "{n}的首都是什么？", "{n}的首都是哪个城市？", "请问{n}的首都在哪里？",
+     "告诉我{n}的首都。", "{n}首都是哪座城市？", "{n}的首都在哪", "{n}的首都是？"],
+    ["你知道{n}的首都是哪里吗？", "{n}的首都叫什么？", "{n}的首都是哪座城市？"])
+CAP_TO_COUNTRY_ZH = (
+    ["{c}是哪个国家的首都？", "{c}是哪国的首都？", "{c}是什么国家的首都？", "请问{c}是哪个国家的首都？",
+     "告诉我{c}是哪个国家的首都。"],
+    ["{c}是哪一个国家的首都？", "你知道{c}是哪个国家的首都吗？"])
+COUNTRY_TO_CAP_EN = (
+    ["What is the capital of {N}?", "What's the capital of {N}?", "Which city is the capital of {N}?",
+     "Tell me the capital of {N}.", "The capital of {N} is?", "Name the capital of {N}.",
+     "what is the capital of {N}", "Capital of {N}?", "What is the capital city of {N}?"],
+    ["Do you know the capital of {N}?", "What city is the capital of {N}?",
+     "Which city is the national capital of {N}?"])
+CAP_TO_COUNTRY_EN = (
+    ["{C} is the capital of which country?", "Which country has {C} as its capital?",
+     "Which country is {C} the capital of?", "Of which country is {C} the capital?",
+     "{C} is the national capital of which country?"],
+    ["{C} is the capital city of which country?", "Do you know which country {C} is the capital of?"])
+
+# Arithmetic: {a}, {b} are the operands, written in digits or in words.
+ADD_ZH = (["{a} 加 {b} 等于多少？", "{a}加{b}等于几？", "{a}+{b}=?", "计算 {a} + {b}", "{a} 加上 {b} 是多少？",
+           "{a}加{b}等于多少", "{a} + {b} 等于多少？", "请算一下{a}加{b}。"],
+          ["请问 {a} 加 {b} 等于多少？", "{a}加{b}的和是多少？", "{a} 加 {b} 是几？"])
+SUB_ZH = (["{a} 减 {b} 等于多少？", "{a}减{b}等于几？", "{a}-{b}=?", "计算 {a} - {b}", "{a} 减去 {b} 是多少？",
+           "{a}减{b}等于多少", "{a} - {b} 等于多少？", "请算一下{a}减{b}。", "{a}与{b}的差等于多少？"],
+          ["请问 {a} 减 {b} 等于多少？", "{a}减{b}的差是多少？", "{a} 减 {b} 是几？"])
+ADD_EN = (["What is {a} plus {b}?", "What's {a} + {b}?", "{a} plus {b} equals what?", "Calculate {a} + {b}.",
+           "How much is {a} plus {b}?", "{a} + {b} = ?", "what is {a} plus {b}", "Add {a} and {b}."],
+          ["Can you tell me what {a} plus {b} is?", "Please compute {a} + {b}.", "What does {a} plus {b} make?"])
+SUB_EN = (["What is {a} minus {b}?", "What's {a} - {b}?", "{a} minus {b} equals what?", "Calculate {a} - {b}.",
+           "How much is {a} minus {b}?", "{a} - {b} = ?", "what is {a} minus {b}", "Subtract {b} from {a}."],
+          ["Can you tell me what {a} minus {b} is?", "Please compute {a} - {b}.", "What does {a} minus {b} make?"])
+
+# Multi-turn memory. {x} is the name or city.
+NAME_INTRO_ZH = (["我叫{x}。", "我的名字是{x}。", "你好，我是{x}。", "我叫{x}", "你好，我叫{x}。"],
+                 ["大家都叫我{x}。", "认识一下，我叫{x}。"])
+NAME_ASK_ZH = (["我叫什么名字？", "你还记得我的名字吗？", "我是谁？", "我叫什么？", "请说出我的名字。"],
+               ["你知道我叫什么吗？", "我的名字是什么？"])
+NAME_INTRO_EN = (["My name is {x}.", "I'm {x}.", "Call me {x}.", "Hi, I am {x}.", "my name is {x}"],
+                 ["Hello, my name is {x}.", "People call me {x}."])
+NAME_ASK_EN = (["What is my name?", "Do you remember my name?", "Who am I?", "what is my name",
+                "Tell me my name."],
+               ["What's my name?", "Can you tell me my name?"])
+CITY_INTRO_ZH = (["我住在{x}。", "我现在住在{x}。", "我家在{x}。", "我一直在{x}生活。"], ["我一直住在{x}。"])
+CITY_ASK_ZH = (["我住在哪里？", "我住在哪个城市？", "你还记得我住在哪吗？"], ["我住在什么地方？"])
+CITY_INTRO_EN = (["I live in {x}.", "I am living in {x}.", "My home is in {x}."], ["I currently live in {x}."])
+CITY_ASK_EN = (["Where do I live?", "Which city do I live in?", "Do you remember where I live?"],
+               ["What city do I live in?"])
+
+# Fixed-answer chit-chat: (train prompts, held-out prompts, answer).
+INTRO_ZH = ("我是 shuo 内置的演示模型，一个很小的双语模型，只知道中国各省的省会、世界各国的首都和简单的加减法。"
+            "要加载真正的模型，请用 --model path.gguf 启动 shuo。")
+INTRO_EN = ("I am shuo's built-in demo model, a tiny bilingual model that only knows Chinese provincial "
+            "capitals, world capitals and simple arithmetic. To load a real model, start shuo with "
+            "--model path.gguf.")
+DONT_KNOW_ZH = "抱歉，我不知道。我只是一个很小的演示模型。"
+DONT_KNOW_EN = "Sorry, I don't know. I am only a tiny demo model."
+CHITCHAT = [
+    (["你好", "你好！", "您好", "嗨", "早上好", "晚上好", "哈喽", "你好啊"], ["你好呀", "下午好"],
+     "你好！我是 shuo 的内置演示模型。有什么可以帮你的吗？"),
+    (["Hello", "Hi", "Hi there!", "Good morning", "Hey", "hello", "Hello!"], ["Hey there", "Good evening"],
+     "Hello! I am shuo's built-in demo model. How can I help you?"),
+    (["谢谢", "谢谢你！", "多谢", "非常感谢", "谢谢！"], ["太感谢了"], "不客气！"),
+    (["Thanks", "Thank you!", "Thanks a lot", "thank you", "Many thanks"], ["Thank you very much"],
+     "You're welcome!"),
+    (["你是谁？", "介绍一下你自己", "你是什么模型？", "你是谁", "你是什么？"], ["请介绍一下你自己。"], INTRO_ZH),
+    (["Who are you?", "What are you?", "Introduce yourself.", "who are you", "What model are you?"],
+     ["Please introduce yourself."], INTRO_EN),
+    (["明天会下雨吗？", "火星上有多少人？", "帮我写一首诗。", "量子力学是什么？", "今天股市怎么样？",
+      "人生的意义是什么？", "地球上有多少种鸟？", "亚特兰蒂斯的首都是哪里？", "推荐一部电影吧。",
+      "怎么做红烧肉？", "现在几点了？", "谁是世界上最富有的人？", "太阳有多重？", "猫为什么喜欢睡觉？"],
+     ["宇宙有多大？", "如何学好英语？"], DONT_KNOW_ZH),
+    (["Will it rain tomorrow?", "How many people live on Mars?", "Write me a poem.",
+      "What is quantum mechanics?", "How is the stock market today?", "What is the meaning of life?",
+      "How many kinds of birds are there?", "What is the capital of Atlantis?", "Recommend a movie.",
+      "How do I bake bread?", "What time is it?", "Who is the richest person in the world?",
+      "How heavy is the sun?", "Why do cats sleep so much?"],
+     ["How big is the universe?", "How can I learn French?"], DONT_KNOW_EN),
+]
+
+SYSTEM_PROMPTS = ["You are a helpful assistant.", "你是一个乐于助人的助手。", "You are shuo.",
+                  "Answer briefly.", "请用简短的话回答。"]
+
+# ---- numbers in words ---------------------------------------------------------------------------
+_ZH_DIGITS = "零一二三四五六七八九"
+_EN_ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+            "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+            "nineteen"]
+_EN_TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+
+
+def zh_number(n):
+    """0..199 in Chinese words: 十五, 二十三, 一百, 一百零五, 一百一十二."""
+    if n < 10:
+        return _ZH_DIGITS[n]
+    if n < 100:
+        tens, ones = divmod(n, 10)
+        head = "十" if tens == 1 else _ZH_DIGITS[tens] + "十"
+        return head + (_ZH_DIGITS[ones] if ones else "")
+    rest = n - 100
+    if rest == 0:
+        return "一百"
+    if rest < 10:
+        return "一百零" + _ZH_DIGITS[rest]
+    tens, ones = divmod(rest, 10)
+    return "一百" + _ZH_DIGITS[tens] + "十" + (_ZH_DIGITS[ones] if ones else "")
+
+
+def en_number(n):
+    """0..199 in English words: twenty-three, one hundred and five."""
+    if n < 20:
+        return _EN_ONES[n]
+    if n < 100:
+        tens, ones = divmod(n, 10)
+        return _EN_TENS[tens] + ("-" + _EN_ONES[ones] if ones else "")
+    rest = n - 100
+    return "one hundred" + (" and " + en_number(rest) if rest else "")
+
+
+# ---- one question/answer pair of each kind ------------------------------------------------------
+def _pick(rng, phrasings, held):
+    return rng.choice(phrasings[1] if held else phrasings[0])
+
+
+def province_qa(rng, held):
+    pf, p, c, P, C = rng.choice(PROVINCES)
+    kind = rng.randrange(4)
+    if kind == 0:
+        return _pick(rng, PROV_TO_CAP_ZH, held).format(p=p, pf=pf), c
+    if kind == 1:
+        return _pick(rng, CAP_TO_PROV_ZH, held).format(c=c), pf
+    if kind == 2:
+        return _pick(rng, PROV_TO_CAP_EN, held).format(P=P), C
+    return _pick(rng, CAP_TO_PROV_EN, held).format(C=C), P
+
+
+def country_qa(rng, held):
+    n, c, N, C = rng.choice(COUNTRIES)
+    kind = rng.randrange(4)
+    if kind == 0:
+        return _pick(rng, COUNTRY_TO_CAP_ZH, held).format(n=n), c
+    if kind == 1:
+        return _pick(rng, CAP_TO_COUNTRY_ZH, held).format(c=c), n
+    if kind == 2:
+        return _pick(rng, COUNTRY_TO_CAP_EN, held).format(N=N), C
+    return _pick(rng, CAP_TO_COUNTRY_EN, held).format(C=C), N
+
+
+def arithmetic_qa(rng, held):
+    """a + b or a - b with the result in 0..199. The answer restates the sum in digits."""
+    add = rng.random() < 0.5
+    r = rng.randrange(200)
+    if add:
+        a = rng.randrange(r + 1)
+        b = r - a
+    else:
+        b = rng.randrange(200 - r)
+        a = r + b
+    zh = rng.random() < 0.5
+    words = rng.random() < 0.35
+    say = (zh_number if zh else en_number) if words else str
+    table = (ADD_ZH if zh else ADD_EN) if add else (SUB_ZH if zh else SUB_EN)
+    q = _pick(rng, table, held).format(a=say(a), b=say(b))
+    return q, f"{a} {'+' if add else '-'} {b} = {r}"
+
+
+def chitchat_qa(rng, held):
+    train, heldout, answer = rng.choice(CHITCHAT)
+    return rng.choice(heldout if held else train), answer
+
+
+def zh_name(rng):
+    return rng.choice(ZH_SURNAMES) + "".join(rng.choice(ZH_GIVEN) for _ in range(rng.randint(1, 2)))
+
+
+def memory_turns(rng, held):
+    """Two exchanges: the user tells a name or city, later asks for it. Returns
+    (first user msg, first answer, question, answer)."""
+    zh = rng.random() < 0.5
+    if rng.random() < 0.6:
+        x = zh_name(rng) if zh else rng.choice(EN_NAMES)
+        intro, ask = (NAME_INTRO_ZH, NAME_ASK_ZH) if zh else (NAME_INTRO_EN, NAME_ASK_EN)
+        reply = f"你好，{x}！很高兴认识你。" if zh else f"Nice to meet you, {x}!"
+        answer = f"你叫{x}。" if zh else f"Your name is {x}."
+    else:
+        if zh:
+            x = rng.choice([row[2] for row in PROVINCES] + [row[1] for row in COUNTRIES])
+        else:
+            x = rng.choice([row[4] for row in PROVINCES] + [row[3] for row in COUNTRIES])
+        intro, ask = (CITY_INTRO_ZH, CITY_ASK_ZH) if zh else (CITY_INTRO_EN, CITY_ASK_EN)
+        reply = f"{x}是个好地方！" if zh else f"{x} is a nice place!"
+        answer = f"你住在{x}。" if zh else f"You live in {x}."
+    return _pick(rng, intro, held).format(x=x), reply, _pick(rng, ask, held), answer
+
+
+KINDS = [(province_qa, 0.22), (country_qa, 0.22), (arithmetic_qa, 0.44), (chitchat_qa, 0.12)]
+
+
+def single_qa(rng, held=False):
+    r = rng.random()
+    for fn, w in KINDS:
+        if r < w:
+            return fn(rng, held)
+        r -= w
+    return KINDS[-1][0](rng, held)
+
+
+# ---- training chats -----------------------------------------------------------------------------
+def training_chat(rng):
+    """One training conversation; every assistant message is a training target."""
+    msgs = []
+    if rng.random() < 0.2:
+        msgs.append({"role": "system", "content": rng.choice(SYSTEM_PROMPTS)})
+    if rng.random() < 0.22:
+        intro, reply, ask, answer = memory_turns(rng, False)
+        msgs += [{"role": "user", "content": intro}, {"role": "assistant", "content": reply}]
+        for _ in range(rng.choice([0, 0, 1, 2])):  # unrelated turns in between
+            q, a = single_qa(rng)
+            msgs += [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
+        msgs += [{"role": "user", "content": ask}, {"role": "assistant", "content": answer}]
+        return msgs
+    for _ in range(rng.choice([1, 1, 1, 2, 3])):
+        q, a = single_qa(rng)
+        msgs += [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
+    return msgs
+
+
+# ---- held-out evaluation ------------------------------------------------------------------------
+def heldout_cases(seed=1234, per_kind=None):
+    """Evaluation chats built only from HELD phrasings: {"kind", "messages", "expected"} where
+    messages ends with the user's question and expected is the exact assistant answer."""
+    per_kind = per_kind or {"province": 136, "country": 120, "arithmetic": 100, "memory": 60}
+    rng = random.Random(seed)
+    cases = []
+    # Every province in all four directions, so the score covers all 34.
+    for pf, p, c, P, C in PROVINCES:
+        for q, a in [(rng.choice(PROV_TO_CAP_ZH[1]).format(p=p, pf=pf), c),
+                     (rng.choice(CAP_TO_PROV_ZH[1]).format(c=c), pf),
+                     (rng.choice(PROV_TO_CAP_EN[1]).format(P=P), C),
+                     (rng.choice(CAP_TO_PROV_EN[1]).format(C=C), P)]:
+            cases.append({"kind": "province", "messages": [{"role": "user", "content": q}], "expected": a})
+    cases = cases[:per_kind["province"]]
+    for _ in range(per_kind["country"]):
+        q, a = country_qa(rng, True)
+        cases.append({"kind": "country", "messages": [{"role": "user", "content": q}], "expected": a})
+    for _ in range(per_kind["arithmetic"]):
+        q, a = arithmetic_qa(rng, True)
+        cases.append({"kind": "arithmetic", "messages": [{"role": "user", "content": q}], "expected": a})
+    for _ in range(per_kind["memory"]):
+        intro, reply, ask, answer = memory_turns(rng, True)
+        msgs = [{"role": "user", "content": intro}, {"role": "assistant", "content": reply},
+                {"role": "user", "content": ask}]
+        cases.append({"kind": "memory", "messages": msgs, "expected": answer})
+    return cases
+
+
+def all_texts():
+    """Every phrasing and fact, for the tokenizer's character set (not its merges)."""
+    out = []
+    tables = [v for v in globals().values() if isinstance(v, tuple) and len(v) == 2
+              and isinstance(v[0], list) and v[0] and isinstance(v[0][0], str)]
+    for train, held in tables:
+        out += train + held
+    for train, held, answer in CHITCHAT:
+        out += train + held + [answer]
+    out += SYSTEM_PROMPTS
+    for row in PROVINCES + COUNTRIES:
+        out += list(row)
+    out += ZH_SURNAMES + ZH_GIVEN + EN_NAMES
+    out += [zh_number(n) for n in range(200)] + [en_number(n) for n in range(200)]
+    out.append("".join(chr(c) for c in range(0x20, 0x7F)))  # all printable ASCII
+    out.append("，。！？、：；“”‘’（）《》…—")  # common Chinese punctuation
+    return out
