@@ -47,6 +47,9 @@ Engine::Engine(model::Model& model, EngineOptions opts)
     : model_(model),
       opts_(std::move(opts)),
       pool_(opts_.threads > 0 ? opts_.threads : tensor::physical_core_count()) {
+  // No sequence may outgrow a learned position table (gpt2): requests past it are refused at
+  // submit like any other context overflow instead of failing mid-generation.
+  opts_.n_ctx = std::min(opts_.n_ctx, model_.config().max_positions());
   const int32_t bs = model::KvBlockPool::kDefaultBlockSize;
   const int32_t per_seq = (opts_.n_ctx + bs - 1) / bs;
   // At least one full-context sequence must fit, or a valid request could wait forever.

@@ -21,7 +21,8 @@
 namespace shuo::engine {
 
 struct EngineOptions {
-  int32_t n_ctx = 2048;            // positions per sequence (prompt + generated) at most
+  int32_t n_ctx = 2048;            // positions per sequence (prompt + generated) at most; capped
+                                   // at the model's max_positions() (learned position tables)
   int32_t max_running = 8;         // sequences decoded together
   int32_t max_queue = 64;          // waiting requests; beyond it submit() fails with kLimit
   int32_t prefill_budget = 512;    // prompt tokens per step, shared by all prefilling sequences

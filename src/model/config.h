@@ -1,6 +1,7 @@
 // Hyper-parameters of a decoder-only transformer, read from GGUF metadata ({arch}.* keys).
 #pragma once
 
+#include <climits>
 #include <cstdint>
 #include <string>
 
@@ -37,6 +38,10 @@ struct ModelConfig {
   PositionKind positions = PositionKind::kRope;  // kLearned: at most n_ctx_train positions
   FfnKind ffn = FfnKind::kSwiglu;
   bool tied_embeddings = false;  // no output.weight: the LM head is token_embd
+
+  // Positions a sequence can have: learned position tables end; RoPE extrapolates (quality
+  // past n_ctx_train is another matter, but nothing refuses it).
+  int32_t max_positions() const { return positions == PositionKind::kLearned ? n_ctx_train : INT32_MAX; }
 };
 
 // Reads the shared llama-family keys of `arch` and checks them for consistency. Errors name the key.

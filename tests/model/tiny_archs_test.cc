@@ -269,6 +269,24 @@ TEST(TinyArchsGpt2, PositionsEndWithTheLearnedTable) {
   EXPECT_EQ(kv.n_past(), 250);  // refused before anything was written
 }
 
+TEST(TinyArchsGpt2, EngineContextStopsAtTheLearnedTable) {
+  SHUO_REQUIRE_TESTDATA("tiny-archs/gpt2-tiny.gguf");
+  auto l = load(kGpt2, false);
+  ASSERT_TRUE(l);
+  engine::EngineOptions opts;
+  opts.n_ctx = 1024;
+  opts.threads = 1;
+  engine::Engine eng(*l->model, opts);
+  EXPECT_EQ(eng.options().n_ctx, 256);
+  engine::EngineRequest r;
+  r.prompt = std::vector<int32_t>(250, 11);
+  r.max_tokens = 10;
+  auto h = eng.submit(r, nullptr);
+  ASSERT_FALSE(h.ok());
+  EXPECT_EQ(h.error().code, ErrorCode::kLimit);
+  EXPECT_EQ(h.error().where, "context");
+}
+
 TEST(TinyArchsChatglm, TurnTokensEndGeneration) {
   SHUO_REQUIRE_TESTDATA("tiny-archs/chatglm-tiny.gguf");
   auto l = load(kChatglm, false);
