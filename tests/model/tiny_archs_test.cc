@@ -15,9 +15,11 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 
 #include "engine/engine.h"
+#include "format/gguf_writer.h"
 #include "model/quantize.h"
 #include "model_test_util.h"
 #include "text/tokenizer.h"
@@ -285,6 +287,61 @@ TEST(TinyArchsGpt2, EngineContextStopsAtTheLearnedTable) {
   ASSERT_FALSE(h.ok());
   EXPECT_EQ(h.error().code, ErrorCode::kLimit);
   EXPECT_EQ(h.error().where, "context");
+}
+
+namespace {
+// A copy of tiny-archs/`file` in memory with `edit` applied to a writer holding all of it;
+// returns load_model's error (or an empty one when it loads).
+Error load_error_of(const std::string& file, const std::function<void(format::GgufWriter&, const format::GgufFile&)>& edit,
+                    const std::string& drop_tensor = {}) {
+  auto src = format::GgufFile::open((shuo::testing::testdata_dir() / "tiny-archs" / file).string());
+  EXPECT_TRUE(src.ok());
+  if (!src.ok()) return {};
+  format::GgufWriter w;
+  w.copy_metadata(*src);
+  for (const auto& t : src->tensors())
+    if (t.name != drop_tensor) {
+      EXPECT_TRUE(w.add_tensor(t.name, t.type, t.ne, {t.data, t.n_bytes}).ok());
+    }
+  edit(w, *src);
+  const std::vector<uint8_t> bytes = w.to_bytes();  // parse() keeps pointing into them
+  auto f = format::GgufFile::parse(bytes, file);
+  EXPECT_TRUE(f.ok()) << f.error().to_string();
+  if (!f.ok()) return {};
+  auto m = model::load_model(*f);
+  return m.ok() ? Error{ErrorCode::kInternal, "", ""} : m.error();
+}
+}  // namespace
+
+TEST(TinyArchsErrors, BrokenFilesNameWhatIsWrong) {
+  SHUO_REQUIRE_TESTDATA("tiny-archs/chatglm-tiny.gguf");
+  auto none = [](format::GgufWriter&, const format::GgufFile&) {};
+  Error e = load_error_of("chatglm-tiny.gguf", none, "blk.1.attn_qkv.bias");
+  EXPECT_EQ(e.where, "blk.1.attn_qkv.bias") << e.to_string();
+  e = load_error_of("gpt2-tiny.gguf", none, "position_embd.weight");
+  EXPECT_EQ(e.where, "position_embd.weight") << e.to_string();
+  e = load_error_of("gpt2-tiny.gguf", none, "blk.2.ffn_norm.bias");
+  EXPECT_EQ(e.where, "blk.2.ffn_norm.bias") << e.to_string();
+  // n_ff that does not match the tensors: the fused ffn_up of chatglm is 2·n_ff rows.
+  e = load_error_of("chatglm-tiny.gguf", [](format::GgufWriter& w, const format::GgufFile&) {
+    w.set_u32("chatglm.feed_forward_length", 256);
+  });
+  EXPECT_EQ(e.where, "blk.0.ffn_up.weight") << e.to_string();
+  EXPECT_NE(e.message.find("expected [64, 512]"), std::string::npos) << e.to_string();
+  // More kv heads than attn_qkv has rows for.
+  e = load_error_of("chatglm-tiny.gguf", [](format::GgufWriter& w, const format::GgufFile&) {
+    w.set_u32("chatglm.attention.head_count_kv", 4);
+  });
+  EXPECT_EQ(e.where, "blk.0.attn_qkv.weight") << e.to_string();
+  // gpt2's context longer than its position table.
+  e = load_error_of("gpt2-tiny.gguf", [](format::GgufWriter& w, const format::GgufFile&) {
+    w.set_u32("gpt2.context_length", 1024);
+  });
+  EXPECT_EQ(e.where, "position_embd.weight") << e.to_string();
+  e = load_error_of("gpt2-tiny.gguf", [](format::GgufWriter& w, const format::GgufFile&) {
+    w.set_f32("gpt2.attention.layer_norm_epsilon", -1.0f);
+  });
+  EXPECT_EQ(e.where, "gpt2.attention.layer_norm_epsilon") << e.to_string();
 }
 
 TEST(TinyArchsChatglm, TurnTokensEndGeneration) {
