@@ -3,10 +3,6 @@
 // the reader crash, hang or allocate more than a small multiple of its own size.
 #include "format/gguf.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -51,23 +47,9 @@ int64_t GgufTensorInfo::rows() const {
 // ------------------------------------------------------------------------------------------
 // Mapping
 
-struct GgufFile::Mapping {
-  void* addr = nullptr;
-  size_t size = 0;
-  ~Mapping() {
-    if (addr) munmap(addr, size);
-  }
-};
-
 void GgufFile::release_pages(const uint8_t* p, size_t n) const {
-  if (!mapping_ || n == 0) return;
-  const auto base = reinterpret_cast<uintptr_t>(mapping_->addr);
-  const auto page = uintptr_t(sysconf(_SC_PAGESIZE));
-  uintptr_t lo = reinterpret_cast<uintptr_t>(p), hi = lo + n;
-  if (lo < base || hi > base + mapping_->size) return;
-  lo = (lo + page - 1) / page * page;  // inward: neighbours sharing a page stay resident
-  hi = hi / page * page;
-  if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+  for (const auto& m : mappings_)
+    if (m->contains(p, n)) m->release_pages(p, n);
 }
 
 GgufFile::GgufFile(GgufFile&&) noexcept = default;
@@ -327,28 +309,57 @@ Result<GgufFile> GgufFile::parse(std::span<const uint8_t> bytes, std::string nam
 }
 
 Result<GgufFile> GgufFile::open(const std::string& path, const GgufLimits& limits) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Error{ErrorCode::kIo, path, std::string("cannot open: ") + std::strerror(errno)};
-  struct stat st {};
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return Error{ErrorCode::kIo, path, "not a regular file"};
-  }
-  if (st.st_size == 0) {
-    ::close(fd);
-    return Error{ErrorCode::kBadFile, path, "magic (offset 0): file is empty"};
-  }
-  void* addr = mmap(nullptr, size_t(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
-  const int mmap_errno = errno;
-  ::close(fd);
-  if (addr == MAP_FAILED) return Error{ErrorCode::kIo, path, std::string("mmap failed: ") + std::strerror(mmap_errno)};
-  auto mapping = std::make_unique<Mapping>();
-  mapping->addr = addr;
-  mapping->size = size_t(st.st_size);
-  std::span<const uint8_t> bytes(static_cast<const uint8_t*>(addr), mapping->size);
-  SHUO_ASSIGN(GgufFile f, parse(bytes, path, limits));
-  f.mapping_ = std::move(mapping);
+  SHUO_ASSIGN(auto mapping, MappedFile::open(path));
+  if (mapping->bytes().empty()) return Error{ErrorCode::kBadFile, path, "magic (offset 0): file is empty"};
+  SHUO_ASSIGN(GgufFile f, parse(mapping->bytes(), path, limits));
+  f.mappings_.push_back(std::move(mapping));
   return f;
+}
+
+Result<GgufFile> GgufFile::assemble(GgufAssembly parts) {
+  GgufFile f;
+  f.assembled_ = true;
+  f.name_ = std::move(parts.name);
+  f.version_ = 3;
+  for (auto& [key, value] : parts.metadata) {
+    if (f.kv_index_.count(key)) return Error{ErrorCode::kBadFile, f.name_, key + ": duplicate metadata key"};
+    f.kv_index_.emplace(key, f.kv_.size());
+    f.kv_.emplace_back(std::move(key), std::move(value));
+  }
+  uint64_t offset = 0;
+  for (auto& t : parts.tensors) {
+    const auto info = ggml_type_info(t.type);
+    if (t.ne.empty() || t.ne.size() > 4) return Error{ErrorCode::kBadFile, f.name_, t.name + ": needs 1 to 4 dimensions"};
+    for (int64_t d : t.ne)
+      if (d <= 0) return Error{ErrorCode::kBadFile, f.name_, t.name + ": dimension " + std::to_string(d) + " is not positive"};
+    if (t.ne[0] % info.block_size != 0)
+      return Error{ErrorCode::kBadFile, f.name_, t.name + ": first dimension " + std::to_string(t.ne[0]) + " is not a multiple of the " +
+                                                     info.name + " block size " + std::to_string(info.block_size)};
+    uint64_t n_bytes = uint64_t(info.type_size);
+    bool overflow = __builtin_mul_overflow(n_bytes, uint64_t(t.ne[0] / info.block_size), &n_bytes);
+    for (size_t i = 1; i < t.ne.size(); ++i) overflow |= __builtin_mul_overflow(n_bytes, uint64_t(t.ne[i]), &n_bytes);
+    if (overflow) return Error{ErrorCode::kBadFile, f.name_, t.name + ": size overflows"};
+    if (!t.data) return Error{ErrorCode::kBadFile, f.name_, t.name + ": no data"};
+    if (f.tensor_index_.count(t.name)) return Error{ErrorCode::kBadFile, f.name_, t.name + ": duplicate tensor name"};
+    t.n_bytes = size_t(n_bytes);
+    t.offset = offset;
+    offset += (n_bytes + f.alignment_ - 1) / f.alignment_ * f.alignment_;
+    f.tensor_index_.emplace(t.name, f.tensors_.size());
+    f.tensors_.push_back(std::move(t));
+  }
+  f.mappings_ = std::move(parts.mappings);
+  f.owners_ = std::move(parts.owners);
+  return f;
+}
+
+GgufAssembly GgufFile::share() const {
+  GgufAssembly a;
+  a.name = name_;
+  a.metadata = kv_;
+  a.tensors = tensors_;
+  a.mappings = mappings_;
+  a.owners = owners_;
+  return a;
 }
 
 // ------------------------------------------------------------------------------------------

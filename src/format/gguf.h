@@ -16,6 +16,7 @@
 
 #include "core/result.h"
 #include "format/ggml_types.h"
+#include "format/mapped_file.h"
 
 namespace shuo::format {
 
@@ -63,6 +64,18 @@ struct GgufLimits {
   uint32_t max_dims = 4;
 };
 
+// What GgufFile::assemble builds a GGUF held in memory from: a model loaded from elsewhere (a
+// Hugging Face folder), or one file's content transformed at load (quantized, LoRA merged).
+// Each tensor's `data` points into a buffer that `owners` keep alive or into one of `mappings`
+// (which also makes release_pages work for it); `offset` and `n_bytes` are computed.
+struct GgufAssembly {
+  std::string name;  // shown in errors and as path()
+  std::vector<std::pair<std::string, GgufValue>> metadata;
+  std::vector<GgufTensorInfo> tensors;
+  std::vector<std::shared_ptr<const MappedFile>> mappings;
+  std::vector<std::shared_ptr<const void>> owners;
+};
+
 class GgufFile {
  public:
   // Maps and validates `path`. The error's `where` is the path; its message names field and offset.
@@ -71,6 +84,15 @@ class GgufFile {
   // The bytes must outlive the returned object.
   static Result<GgufFile> parse(std::span<const uint8_t> bytes, std::string name,
                                 const GgufLimits& limits = {});
+
+  // Builds a file from parts (see GgufAssembly). Checked like a parsed file: unique keys and
+  // tensor names, 1-4 dimensions, a first dimension that is a multiple of the block size, data
+  // present. Offsets are those a GGUF writer with alignment 32 would give.
+  static Result<GgufFile> assemble(GgufAssembly parts);
+
+  // Everything of this file as the start of an assembly: metadata, tensors (pointing into this
+  // file's bytes) and what keeps those bytes alive. Bytes given to parse() must outlive it.
+  GgufAssembly share() const;
 
   GgufFile(GgufFile&&) noexcept;
   GgufFile& operator=(GgufFile&&) noexcept;
@@ -111,14 +133,17 @@ class GgufFile {
   // maps them again from the file, so this never changes what the bytes are. No-op for bytes
   // given to parse().
   void release_pages(const uint8_t* p, size_t n) const;
+  // True when built by assemble() rather than read from bytes in GGUF layout.
+  bool assembled() const { return assembled_; }
   const GgufTensorInfo* find_tensor(std::string_view name) const;
 
  private:
   GgufFile() = default;
-  struct Mapping;
-  std::unique_ptr<Mapping> mapping_;  // owns the mmap when opened from a path
+  std::vector<std::shared_ptr<const MappedFile>> mappings_;  // open(): the file; assemble(): its sources
+  std::vector<std::shared_ptr<const void>> owners_;          // assemble(): buffers tensors point into
   std::span<const uint8_t> bytes_;
   std::string name_;
+  bool assembled_ = false;
   uint32_t version_ = 0;
   uint32_t alignment_ = 32;
   size_t data_offset_ = 0;

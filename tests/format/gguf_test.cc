@@ -2,7 +2,11 @@
 // (truncated at every header offset, flipped bytes, crafted bad counts/offsets) → typed errors.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 
 #include "format/gguf.h"
 #include "format/gguf_writer.h"
@@ -262,4 +266,78 @@ TEST(Gguf, OpenReportsMissingFile) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, ErrorCode::kIo);
   EXPECT_EQ(r.error().where, "/nonexistent/model.gguf");
+}
+
+TEST(GgufAssemble, ShareRebuildsTheSameFileAndOwnsNewTensors) {
+  std::vector<float> a;
+  std::vector<uint8_t> b;
+  auto bytes = sample_writer(a, b).to_bytes();
+  auto f = GgufFile::parse(bytes, "sample");
+  ASSERT_TRUE(f.ok()) << f.error().to_string();
+
+  GgufAssembly parts = f->share();
+  parts.name = "sample+c";
+  auto c = std::make_shared<std::vector<float>>(std::vector<float>{7, 8, 9, 10});
+  GgufTensorInfo t;
+  t.name = "c";
+  t.type = GgmlType::F32;
+  t.ne = {2, 2};
+  t.data = reinterpret_cast<const uint8_t*>(c->data());
+  parts.tensors.push_back(t);
+  parts.owners.push_back(c);
+  c.reset();  // the assembly keeps the buffer alive
+  auto g = GgufFile::assemble(std::move(parts));
+  ASSERT_TRUE(g.ok()) << g.error().to_string();
+  EXPECT_TRUE(g->assembled());
+  EXPECT_FALSE(f->assembled());
+  EXPECT_EQ(g->path(), "sample+c");
+  EXPECT_EQ(*g->get<std::string>("name"), "shuo 说");
+  ASSERT_EQ(g->tensors().size(), 3u);
+  EXPECT_EQ(g->find_tensor("a")->data, f->find_tensor("a")->data);  // shared, not copied
+  EXPECT_EQ(g->find_tensor("b")->n_bytes, 34u);
+  const auto* tc = g->find_tensor("c");
+  ASSERT_NE(tc, nullptr);
+  EXPECT_EQ(tc->n_bytes, 16u);
+  EXPECT_EQ(tc->offset % 32, 0u);
+  EXPECT_GT(tc->offset, g->find_tensor("b")->offset);
+  EXPECT_EQ(reinterpret_cast<const float*>(tc->data)[3], 10.0f);
+}
+
+TEST(GgufAssemble, RejectsWhatAParsedFileCouldNotHold) {
+  std::vector<float> a;
+  std::vector<uint8_t> b;
+  auto bytes = sample_writer(a, b).to_bytes();
+  auto f = GgufFile::parse(bytes, "sample");
+  ASSERT_TRUE(f.ok()) << f.error().to_string();
+  auto error_of = [&](auto edit) {
+    GgufAssembly parts = f->share();
+    edit(parts);
+    auto r = GgufFile::assemble(std::move(parts));
+    return r.ok() ? std::string("ok") : r.error().to_string();
+  };
+  EXPECT_NE(error_of([](GgufAssembly& p) { p.tensors.push_back(p.tensors[0]); }).find("a: duplicate tensor name"), std::string::npos);
+  EXPECT_NE(error_of([](GgufAssembly& p) { p.metadata.push_back(p.metadata[0]); }).find("u8: duplicate metadata key"), std::string::npos);
+  EXPECT_NE(error_of([](GgufAssembly& p) { p.tensors[1].ne = {16}; }).find("b: first dimension 16 is not a multiple of the Q8_0 block size 32"),
+            std::string::npos);
+  EXPECT_NE(error_of([](GgufAssembly& p) { p.tensors[0].data = nullptr; }).find("a: no data"), std::string::npos);
+  EXPECT_NE(error_of([](GgufAssembly& p) { p.tensors[0].ne = {3, 0}; }).find("not positive"), std::string::npos);
+  EXPECT_NE(error_of([](GgufAssembly& p) { p.tensors[0].ne = {1, 1, 1, 1, 1}; }).find("1 to 4 dimensions"), std::string::npos);
+}
+
+TEST(MappedFile, MapsAFileAndKnowsItsRange) {
+  const auto dir = std::filesystem::temp_directory_path();
+  const std::string path = (dir / ("shuo_mapped_file_test_" + std::to_string(::getpid()))).string();
+  { std::ofstream(path) << std::string(10000, 'x'); }
+  auto m = MappedFile::open(path);
+  ASSERT_TRUE(m.ok()) << m.error().to_string();
+  ASSERT_EQ((*m)->bytes().size(), 10000u);
+  const uint8_t* p = (*m)->bytes().data();
+  EXPECT_TRUE((*m)->contains(p, 10000));
+  EXPECT_FALSE((*m)->contains(p + 1, 10000));
+  EXPECT_FALSE((*m)->contains(p - 1, 1));
+  (*m)->release_pages(p, 10000);  // the bytes stay readable: they map again from the file
+  EXPECT_EQ(p[9999], 'x');
+  EXPECT_EQ(MappedFile::open(dir.string()).error().message, "not a regular file");
+  m = Error{ErrorCode::kIo, "", ""};  // unmaps before the file goes
+  std::filesystem::remove(path);
 }
