@@ -47,7 +47,7 @@ export class Sidebar {
       });
       if (s.id === this.current) open.setAttribute("aria-current", "true");
       const rename = button("✎", "icon", `Rename ${name}`, () => this.startRename(li, s));
-      const del = button("🗑", "icon", `Delete ${name}`, () => this.remove(s, name));
+      const del = button("✕", "icon", `Delete ${name}`, () => this.remove(s, name));
       li.append(open, rename, del);
       this.list.append(li);
     }
