@@ -23,6 +23,7 @@ enum class HfRows {
   kAsIs,              // a view into the mapping, no copy
   kRopeInterleave,    // per head, rows [x0..x_{d/2-1}, y0..] (rotate-half) → [x0, y0, x1, y1, …]
                       // (interleaved pairs, GGUF llama): llama.cpp's converter permute()
+  kTranspose,         // a 2-D [in, out] weight (GPT-2's Conv1D) → [out, in] rows
 };
 
 class HfConverter {
@@ -78,6 +79,8 @@ class HfConverter {
 // the {arch}.* keys, and emits every tensor; hf_model.cc then checks that none is left over.
 Result<void> convert_hf_llama(HfConverter& c);   // LlamaForCausalLM, MistralForCausalLM
 Result<void> convert_hf_qwen2(HfConverter& c);   // Qwen2ForCausalLM
+Result<void> convert_hf_gpt2(HfConverter& c);    // GPT2LMHeadModel, GPT2Model
+Result<void> convert_hf_chatglm(HfConverter& c); // ChatGLMModel, ChatGLMForConditionalGeneration
 
 // Shared by the llama-family mappings: the blocks' names are the same in both.
 struct HfDecoderShape {

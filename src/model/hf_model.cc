@@ -25,6 +25,10 @@ constexpr HfArchitecture kHfArchitectures[] = {
     {"LlamaForCausalLM", convert_hf_llama},
     {"MistralForCausalLM", convert_hf_llama},
     {"Qwen2ForCausalLM", convert_hf_qwen2},
+    {"GPT2LMHeadModel", convert_hf_gpt2},
+    {"GPT2Model", convert_hf_gpt2},
+    {"ChatGLMModel", convert_hf_chatglm},
+    {"ChatGLMForConditionalGeneration", convert_hf_chatglm},
 };
 
 std::string shape_str(const std::vector<int64_t>& shape) {
@@ -128,6 +132,20 @@ Result<void> HfConverter::tensor(const std::string& hf_name, const std::string& 
     g.data = buf.get();
     owners_.push_back(std::shared_ptr<const void>(buf, buf.get()));
     // The permuted copy is what the model reads; the original's pages can go.
+    for (const auto& f : weights_.files())
+      if (f.mapping()) f.mapping()->release_pages(t->data, t->n_bytes);
+  }
+  if (rows == HfRows::kTranspose) {
+    if (shape.size() != 2) return Error{ErrorCode::kInternal, hf_name, "transpose of a tensor that is not 2-D"};
+    const int64_t n_in = shape[0], n_out = shape[1];
+    const size_t es = t->n_bytes / size_t(n_in * n_out);  // element bytes (F32, F16, BF16)
+    auto buf = std::shared_ptr<uint8_t[]>(new uint8_t[t->n_bytes]);
+    for (int64_t i = 0; i < n_in; ++i)
+      for (int64_t o = 0; o < n_out; ++o)
+        std::memcpy(buf.get() + size_t(o * n_in + i) * es, t->data + size_t(i * n_out + o) * es, es);
+    g.ne = {n_in, n_out};  // n_out rows of n_in
+    g.data = buf.get();
+    owners_.push_back(std::shared_ptr<const void>(buf, buf.get()));
     for (const auto& f : weights_.files())
       if (f.mapping()) f.mapping()->release_pages(t->data, t->n_bytes);
   }
