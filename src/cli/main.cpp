@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   shuo::cli::add_generate_command(app, &exit_code);
   shuo::cli::add_tokenize_command(app, &exit_code);
   shuo::cli::add_quantize_command(app, &exit_code);
+  shuo::cli::add_convert_command(app, &exit_code);
   shuo::cli::add_bench_command(app, &exit_code);
   shuo::cli::add_serve_command(app, &exit_code);
   shuo::cli::add_chat_command(app, &exit_code);

@@ -18,6 +18,7 @@ using format::GgmlType;
 namespace {
 
 constexpr QuantPreset kPresets[] = {
+    {"F32", 0, GgmlType::F32},     // dequantizes: `shuo convert --type f32`, llama-quantize's F32
     {"F16", 1, GgmlType::F16},     {"BF16", 32, GgmlType::BF16},  {"Q8_0", 7, GgmlType::Q8_0},
     {"Q4_0", 2, GgmlType::Q4_0},   {"Q4_K_M", 15, GgmlType::Q4_K}, {"Q5_K_M", 17, GgmlType::Q5_K},
     {"Q6_K", 18, GgmlType::Q6_K},

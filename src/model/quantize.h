@@ -23,7 +23,7 @@ struct QuantPreset {
   format::GgmlType default_type;     // type of an ordinary matrix
 };
 
-// Case-insensitive lookup among F16, BF16, Q8_0, Q4_0, Q4_K_M, Q5_K_M, Q6_K.
+// Case-insensitive lookup among F32, F16, BF16, Q8_0, Q4_0, Q4_K_M, Q5_K_M, Q6_K.
 std::optional<QuantPreset> find_quant_preset(const std::string& name);
 // "F16, BF16, Q8_0, …" for messages.
 std::string quant_preset_names();
