@@ -25,6 +25,7 @@
 #include "api/openai/reply.h"
 #include "cli/chat_input.h"
 #include "cli/commands.h"
+#include "cli/model_source.h"
 #include "cli/sampling_flags.h"
 #include "engine/engine.h"
 #include "engine/sampler.h"
@@ -41,6 +42,7 @@ using OJson = nlohmann::ordered_json;
 
 struct ChatArgs {
   std::string model;
+  ModelSourceOptions source;  // --tokenizer, …
   std::string system;
   int32_t n_predict = -1;
   int32_t threads = 0;
@@ -357,10 +359,10 @@ class ChatSession {
 int run_chat(ChatArgs a) {
   InterruptSignal sigint;  // before the engine starts its threads (see InterruptSignal)
   if (sigint.fd() < 0) return fail({ErrorCode::kIo, "signalfd", "cannot watch SIGINT"});
-  auto file = format::GgufFile::open(a.model);
-  if (!file) return fail(file.error());
-  auto tok = text::Tokenizer::from_gguf(*file);
-  if (!tok) return fail(tok.error());
+  auto source = open_model_source(a.model, a.source);
+  if (!source) return fail(source.error());
+  const format::GgufFile* file = &source->file;
+  const std::unique_ptr<text::Tokenizer>& tok = source->tokenizer;
   auto model = model::load_model(*file);
   if (!model) return fail(model.error());
   const model::ModelConfig& cfg = (*model)->config();
@@ -373,7 +375,7 @@ int run_chat(ChatArgs a) {
   if (a.n_predict == 0 || a.n_predict < -1) return fail({ErrorCode::kBadField, "-n", "must be ≥ 1, or -1 (until the context is full)"});
   const int32_t n_ctx = a.ctx > 0 ? a.ctx : std::min(cfg.n_ctx_train > 0 ? cfg.n_ctx_train : 4096, 4096);
 
-  const text::Tokenizer& t = **tok;
+  const text::Tokenizer& t = *tok;
   std::string warning;
   const api::openai::ChatFormat fmt = api::openai::chat_format_for_model(*file, cfg.arch, t, &warning);
   if (!warning.empty()) std::fprintf(stderr, "warning: %s\n", warning.c_str());
@@ -396,7 +398,8 @@ int run_chat(ChatArgs a) {
 void add_chat_command(CLI::App& app, int* exit_code) {
   auto* cmd = app.add_subcommand("chat", "Chat with a GGUF model in the terminal (/help inside for commands)");
   auto a = std::make_shared<ChatArgs>();
-  cmd->add_option("-m,--model", a->model, "GGUF model file")->required();
+  cmd->add_option("-m,--model,--base_model", a->model, "GGUF model file or Hugging Face model folder")->required();
+  add_model_source_flags(*cmd, a->source);
   cmd->add_option("--system", a->system, "system prompt to start with (/system changes it)");
   cmd->add_option("-n,--n-predict", a->n_predict, "reply tokens at most, -1 = until the context is full")
       ->capture_default_str();

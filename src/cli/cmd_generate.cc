@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/model_source.h"
 #include "cli/sampling_flags.h"
 #include "engine/generator.h"
 #include "engine/sampler.h"
@@ -22,6 +23,7 @@ namespace {
 
 struct GenerateArgs {
   std::string model;
+  ModelSourceOptions source;  // --tokenizer, …
   std::string prompt;
   int32_t n_predict = 128;
   int32_t threads = 0;
@@ -37,11 +39,10 @@ int fail(const Error& e) {
 }
 
 int run_generate(GenerateArgs a) {
-  auto file = format::GgufFile::open(a.model);
-  if (!file) return fail(file.error());
-  auto tok = text::Tokenizer::from_gguf(*file);
-  if (!tok) return fail(tok.error());
-  auto model = model::load_model(*file);
+  auto source = open_model_source(a.model, a.source);
+  if (!source) return fail(source.error());
+  const std::unique_ptr<text::Tokenizer>& tok = source->tokenizer;
+  auto model = model::load_model(source->file);
   if (!model) return fail(model.error());
   const auto& cfg = (*model)->config();
 
@@ -52,7 +53,7 @@ int run_generate(GenerateArgs a) {
   if (auto v = engine::validate(a.sampling, cfg.n_vocab); !v) return fail(v.error());
   if (a.n_predict < 0) return fail({ErrorCode::kBadField, "-n", "must be ≥ 0"});
 
-  const std::vector<int32_t> prompt = (*tok)->encode(a.prompt, /*add_special=*/true, /*parse_special=*/false);
+  const std::vector<int32_t> prompt = tok->encode(a.prompt, /*add_special=*/true, /*parse_special=*/false);
   if (prompt.empty()) return fail({ErrorCode::kBadField, "--prompt", "is empty and the model adds no BOS token"});
   const int32_t ctx = a.ctx > 0 ? a.ctx : std::min(cfg.n_ctx_train, 4096);
   if (int64_t(prompt.size()) + a.n_predict > ctx)
@@ -63,7 +64,7 @@ int run_generate(GenerateArgs a) {
   model::KvCache kv = (*model)->make_cache(ctx);
   engine::Sampler sampler(a.sampling, cfg.n_vocab);
 
-  const text::Tokenizer& t = **tok;
+  const text::Tokenizer& t = *tok;
   // SentencePiece drops the space it added in front of the first word of a text; when the
   // prompt is only BOS, the generated text is that start.
   const bool strip = t.adds_space_prefix() && prompt.size() == 1 && prompt[0] == t.bos_id();
@@ -106,7 +107,8 @@ int run_generate(GenerateArgs a) {
 void add_generate_command(CLI::App& app, int* exit_code) {
   auto* cmd = app.add_subcommand("generate", "Generate text from a prompt with a GGUF model");
   auto a = std::make_shared<GenerateArgs>();
-  cmd->add_option("-m,--model", a->model, "GGUF model file")->required();
+  cmd->add_option("-m,--model,--base_model", a->model, "GGUF model file or Hugging Face model folder")->required();
+  add_model_source_flags(*cmd, a->source);
   cmd->add_option("-p,--prompt", a->prompt, "prompt text (the output is only the continuation)");
   cmd->add_option("-n,--n-predict", a->n_predict, "tokens to generate")->capture_default_str();
   add_sampling_flags(*cmd, a->sampling, a->seed);

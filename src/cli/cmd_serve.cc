@@ -27,6 +27,7 @@
 #include "api/openai/service.h"
 #include "api/web/web_service.h"
 #include "cli/commands.h"
+#include "cli/model_source.h"
 #include "engine/engine.h"
 #include "format/gguf.h"
 #include "model/model.h"
@@ -39,6 +40,7 @@ namespace {
 
 struct ServeArgs {
   std::string model;
+  ModelSourceOptions source;  // --tokenizer, …
   std::string host = "127.0.0.1";
   int port = 19327;
   int grpc_port = 19328;  // -1: no gRPC server
@@ -126,10 +128,6 @@ int run_serve(const ServeArgs& a) {
     if (opt->count() > 0) return fail(*log, name + " is not supported yet");
   if (!a.device.empty() && a.device != "cpu" && a.device != "-1")
     return fail(*log, "--device " + a.device + " is not supported yet: shuo runs on the CPU (use --device cpu)");
-  if (a.model.empty())
-    return fail(*log, "--model is required (a GGUF file; the embedded default model is not available yet)");
-  if (std::filesystem::is_directory(a.model))
-    return fail(*log, a.model + ": loading a Hugging Face model folder is not supported yet; give a GGUF file");
   if (a.port < 0 || a.port > 65535) return fail(*log, "--port must be in [0, 65535]");
   if (a.personality.find_first_of("\r\n") != std::string::npos)
     return fail(*log, "--personality must be one line (it is sent as \"personality:<text>\")");
@@ -153,10 +151,9 @@ int run_serve(const ServeArgs& a) {
     keys.insert(keys.end(), more->begin(), more->end());
   }
 
-  auto file = format::GgufFile::open(a.model);
-  if (!file.ok()) return fail(*log, file.error().to_string());
-  auto tok = text::Tokenizer::from_gguf(*file);
-  if (!tok.ok()) return fail(*log, tok.error().to_string());
+  auto source = open_model_source(a.model, a.source);
+  if (!source.ok()) return fail(*log, source.error().to_string());
+  const format::GgufFile* file = &source->file;
   auto model = model::load_model(*file);
   if (!model.ok()) return fail(*log, model.error().to_string());
   const model::ModelConfig& cfg = (*model)->config();
@@ -164,9 +161,9 @@ int run_serve(const ServeArgs& a) {
 
   std::string model_id = a.alias;
   if (model_id.empty()) model_id = cfg.name;
-  if (model_id.empty()) model_id = std::filesystem::path(a.model).stem().string();
+  if (model_id.empty()) model_id = source->label;
 
-  const text::Tokenizer& t = **tok;
+  const text::Tokenizer& t = *source->tokenizer;
   engine::EngineOptions eo;
   eo.n_ctx = n_ctx;
   eo.max_running = a.parallel;
@@ -264,7 +261,8 @@ int run_serve(const ServeArgs& a) {
 void add_serve_command(CLI::App& app, int* exit_code) {
   auto* cmd = app.add_subcommand("serve", "Serve a GGUF model over the OpenAI-compatible HTTP API");
   auto a = std::make_shared<ServeArgs>();
-  cmd->add_option("--model,--base_model", a->model, "GGUF model file");
+  cmd->add_option("--model,--base_model", a->model, "GGUF model file or Hugging Face model folder");
+  add_model_source_flags(*cmd, a->source);
   cmd->add_option("--host", a->host, "address to listen on")->capture_default_str();
   cmd->add_option("--port", a->port, "port (0: any free port, printed in the log)")->capture_default_str();
   a->grpc_port_opt = cmd->add_option("--grpc-port", a->grpc_port,
@@ -301,7 +299,7 @@ void add_serve_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--backend-timeout", a->backend_timeout_s,
                   "seconds a process-mode backend may take for one reply (else 504, and it is ended)")
       ->capture_default_str();
-  const char* options[] = {"--gpus", "--lora", "--lora_model", "--tokenizer", "--tokenizer_path",
+  const char* options[] = {"--gpus", "--lora", "--lora_model",
                            "--quantize"};
   for (const char* name : options)
     a->unsupported.emplace_back(name, cmd->add_option(std::string(name))->description("not supported yet")->group(""));

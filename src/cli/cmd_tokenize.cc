@@ -12,6 +12,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/model_source.h"
 #include "format/gguf.h"
 #include "text/tokenizer.h"
 
@@ -21,6 +22,7 @@ namespace {
 
 struct TokenizeArgs {
   std::string model;
+  ModelSourceOptions source;  // --tokenizer, …
   std::string file;
   std::string text;
   bool special = false;
@@ -88,24 +90,20 @@ int run_tokenize(const TokenizeArgs& a, bool have_text) {
     text = ss.str();
   }
 
-  auto file = format::GgufFile::open(a.model);
-  if (!file) {
-    std::fprintf(stderr, "error: %s\n", file.error().to_string().c_str());
+  auto source = open_model_source(a.model, a.source);
+  if (!source) {
+    std::fprintf(stderr, "error: %s\n", source.error().to_string().c_str());
     return 1;
   }
-  auto tok = text::Tokenizer::from_gguf(*file);
-  if (!tok) {
-    std::fprintf(stderr, "error: %s: %s\n", a.model.c_str(), tok.error().to_string().c_str());
-    return 1;
-  }
-  const auto ids = (*tok)->encode(text, /*add_special=*/a.special, /*parse_special=*/a.special);
+  const std::unique_ptr<text::Tokenizer>& tok = source->tokenizer;
+  const auto ids = tok->encode(text, /*add_special=*/a.special, /*parse_special=*/a.special);
   std::string out;
   if (a.ids_only) {
     for (int32_t id : ids) out += " " + std::to_string(id);
     out += '\n';
   } else {
     for (int32_t id : ids)
-      out += std::to_string(id) + "\t" + escape_piece((*tok)->token_to_piece(id, true)) + "\n";
+      out += std::to_string(id) + "\t" + escape_piece(tok->token_to_piece(id, true)) + "\n";
   }
   std::fwrite(out.data(), 1, out.size(), stdout);
   return 0;
@@ -116,7 +114,8 @@ int run_tokenize(const TokenizeArgs& a, bool have_text) {
 void add_tokenize_command(CLI::App& app, int* exit_code) {
   auto* cmd = app.add_subcommand("tokenize", "Print the tokens a model's tokenizer makes of text");
   auto a = std::make_shared<TokenizeArgs>();
-  cmd->add_option("--model,-m", a->model, "GGUF file with the tokenizer")->required();
+  cmd->add_option("--model,-m,--base_model", a->model, "GGUF file or Hugging Face model folder with the tokenizer")->required();
+  add_model_source_flags(*cmd, a->source);
   cmd->add_flag("--special", a->special,
                 "add BOS/EOS as the model does and match special-token text like <|im_start|>");
   cmd->add_flag("--ids", a->ids_only, "print only the ids, on one line");

@@ -118,6 +118,16 @@ TEST(Convert, RefusesWhatItCannotConvert) {
   EXPECT_FALSE(fs::exists(d.path / "x.gguf"));
 }
 
+// The source documents' spelling: --base_model DIR (and --tokenizer_path DIR) on generate.
+TEST(Convert, GenerateTakesTheFolderAsBaseModel) {
+  SHUO_REQUIRE_TESTDATA("stories260K/model.safetensors");
+  const auto c = reference()["cases"][0];
+  auto r = run_shuo({"generate", "--base_model", stories_dir().string(), "--tokenizer_path", stories_dir().string(),
+                     "--prompt", c["prompt"].get<std::string>(), "-n", "64", "--temp", "0"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find(c["gen_text"].get<std::string>()), std::string::npos) << r.out;
+}
+
 // ---- llama.cpp ----------------------------------------------------------------------------
 
 fs::path llama_server() { return testdata_dir() / "../anchors/llama.cpp/bin/llama-server"; }
