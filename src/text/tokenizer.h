@@ -65,7 +65,8 @@ class Tokenizer {
   bool adds_space_prefix() const { return vocab_.kind == VocabKind::kSpm && vocab_.add_space_prefix; }
 
   // End of generation: eos, eot, eom, and CONTROL/USER_DEFINED tokens spelled like an end marker
-  // (<|im_end|>, <|eot_id|>, <|eom_id|>, <|end|>, <|endoftext|>, <|end_of_text|>, <end_of_turn>).
+  // (<|im_end|>, <|eot_id|>, <|eom_id|>, <|end|>, <|endoftext|>, <|end_of_text|>, <end_of_turn>),
+  // and the vocab's turn_end_ids (chatglm: <|user|>, <|observation|>).
   bool is_eog(int32_t id) const;
 
   const std::string& token_text(int32_t id) const;  // raw vocab string; "" when out of range
