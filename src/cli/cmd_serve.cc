@@ -299,11 +299,10 @@ void add_serve_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--backend-timeout", a->backend_timeout_s,
                   "seconds a process-mode backend may take for one reply (else 504, and it is ended)")
       ->capture_default_str();
-  const char* options[] = {"--gpus", "--lora", "--lora_model",
-                           "--quantize"};
+  const char* options[] = {"--gpus"};
   for (const char* name : options)
     a->unsupported.emplace_back(name, cmd->add_option(std::string(name))->description("not supported yet")->group(""));
-  const char* flags[] = {"--load_in_8bit", "--load_in_4bit", "--flash-attn", "--use_flash_attention_2"};
+  const char* flags[] = {"--flash-attn", "--use_flash_attention_2"};
   for (const char* name : flags)
     a->unsupported.emplace_back(name, cmd->add_flag(std::string(name))->description("not supported yet")->group(""));
   cmd->callback([=] { *exit_code = run_serve(*a); });

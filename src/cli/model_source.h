@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "cli/weight_flags.h"
 #include "core/result.h"
 #include "format/gguf.h"
 #include "text/tokenizer.h"
@@ -30,9 +31,13 @@ struct ModelSourceOptions {
   // --tokenizer / --tokenizer_path: a Hugging Face folder (tokenizer.json or tokenizer.model,
   // tokenizer_config.json) whose tokenizer and chat template replace the model's own.
   std::string tokenizer_dir;
+  // --lora / --lora_model, --quantize, --load_in_8bit / --load_in_4bit (cli/weight_flags.h):
+  // applied to whatever the path opened, adapters first.
+  WeightFlags weights;
 };
 
-// Registers the ModelSourceOptions flags on a command (--tokenizer, alias --tokenizer_path).
+// Registers the ModelSourceOptions flags on a command (--tokenizer, alias --tokenizer_path, and
+// the weight flags).
 void add_model_source_flags(CLI::App& cmd, ModelSourceOptions& options);
 
 // `path` is a GGUF file or a Hugging Face model folder (config.json + safetensors +

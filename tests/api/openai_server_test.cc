@@ -696,8 +696,8 @@ TEST(OpenAiServeFlags, SigtermLetsAStreamFinish) {
 
 TEST(OpenAiServeFlags, UnsupportedOptionsAreRejected) {
   SHUO_REQUIRE_TESTDATA("stories260K/model.gguf");
-  for (std::vector<std::string> extra : {std::vector<std::string>{"--gpus", "0,1"}, {"--load_in_8bit"}, {"--lora", "x"},
-                                         {"--device", "cuda:0"}}) {
+  // (--lora and --load_in_8bit are real: tests/api/load_flags_server_test.cc.)
+  for (std::vector<std::string> extra : {std::vector<std::string>{"--gpus", "0,1"}, {"--flash-attn"}, {"--device", "cuda:0"}}) {
     ServeProcess server(extra);
     EXPECT_FALSE(server.ok());
     EXPECT_NE(server.log().find("not supported yet"), std::string::npos) << extra[0] << ": " << server.log();
