@@ -12,14 +12,17 @@
 
 #include <chrono>
 #include <filesystem>
+#include <random>
 #include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "api/openai_test_util.h"
+#include "cli/model_source.h"
 #include "cli_test_util.h"
 #include "format/gguf.h"
 #include "model/model.h"
+#include "safetensors_test_util.h"
 #include "text/tokenizer.h"
 
 namespace shuo::testing {
@@ -206,6 +209,90 @@ TEST(Convert, LlamaCppLoadsTheOutputAndGivesTheSameIds) {
                        {"return_tokens", true}, {"cache_prompt", false}});
     ASSERT_EQ(g.status, 200) << g.body;
     EXPECT_EQ(json_of(g)["tokens"], c["gen_ids"]) << c["name"];
+  }
+}
+
+// A random-weight Qwen2 folder (q/k/v biases, rotate-half RoPE, tied head) with Qwen's real
+// byte-level tokenizer (151,669 tokens, padded to 151,936 embedding rows): shuo on the folder,
+// shuo on the converted file and llama.cpp on it tokenize alike and pick the same greedy ids.
+// Weights are drawn wide enough (embeddings in ±1) that top logits are far apart compared with
+// float rounding, so two correct implementations cannot disagree by a near-tie.
+TEST(Convert, Qwen2FolderWithQwenTokenizerAgreesWithLlamaCpp) {
+  SHUO_REQUIRE_TESTDATA("hf-tokenizers/qwen3/tokenizer.json");
+  if (!fs::exists(llama_server()))
+    GTEST_SKIP() << "llama.cpp anchor not found: " << llama_server() << " (../shared/anchors)";
+  TempDir d;
+  const fs::path dir = d.path / "tiny-qwen2";
+  fs::create_directories(dir);
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
+    fs::copy_file(testdata_dir() / "hf-tokenizers/qwen3" / f, dir / f);
+  const int64_t V = 151936, E = 32, F = 64, L = 2, H = 4, KV = 2, HD = 8;
+  const Json config = {{"architectures", {"Qwen2ForCausalLM"}}, {"model_type", "qwen2"}, {"hidden_size", E},
+                       {"intermediate_size", F}, {"num_hidden_layers", L}, {"num_attention_heads", H},
+                       {"num_key_value_heads", KV}, {"max_position_embeddings", 256}, {"vocab_size", V},
+                       {"rms_norm_eps", 1e-6}, {"rope_theta", 1000000.0}, {"hidden_act", "silu"},
+                       {"tie_word_embeddings", true}, {"use_sliding_window", false}};
+  std::ofstream(dir / "config.json") << config.dump(2);
+  std::mt19937 rng(1234);
+  auto random = [&](std::vector<int64_t> shape, float scale, float offset = 0) {
+    int64_t n = 1;
+    for (int64_t x : shape) n *= x;
+    std::uniform_real_distribution<float> u(-scale, scale);
+    std::vector<float> v(static_cast<size_t>(n));
+    for (float& x : v) x = offset + u(rng);
+    return StTensor{"", "F32", shape, f32_bytes(v)};
+  };
+  std::vector<StTensor> t;
+  auto add = [&](const std::string& name, StTensor x) { x.name = name; t.push_back(std::move(x)); };
+  add("model.embed_tokens.weight", random({V, E}, 1.0f));
+  add("model.norm.weight", random({E}, 0.1f, 1.0f));
+  for (int i = 0; i < L; ++i) {
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    add(p + "input_layernorm.weight", random({E}, 0.1f, 1.0f));
+    add(p + "post_attention_layernorm.weight", random({E}, 0.1f, 1.0f));
+    add(p + "self_attn.q_proj.weight", random({H * HD, E}, 0.4f));
+    add(p + "self_attn.q_proj.bias", random({H * HD}, 0.4f));
+    add(p + "self_attn.k_proj.weight", random({KV * HD, E}, 0.4f));
+    add(p + "self_attn.k_proj.bias", random({KV * HD}, 0.4f));
+    add(p + "self_attn.v_proj.weight", random({KV * HD, E}, 0.4f));
+    add(p + "self_attn.v_proj.bias", random({KV * HD}, 0.4f));
+    add(p + "self_attn.o_proj.weight", random({E, H * HD}, 0.4f));
+    add(p + "mlp.gate_proj.weight", random({F, E}, 0.4f));
+    add(p + "mlp.up_proj.weight", random({F, E}, 0.4f));
+    add(p + "mlp.down_proj.weight", random({E, F}, 0.4f));
+  }
+  write_bytes(dir / "model.safetensors", safetensors_bytes(t));
+
+  auto source = cli::open_model_source(dir.string());
+  ASSERT_TRUE(source.ok()) << source.error().to_string();
+  auto m = model::load_model(source->file);
+  ASSERT_TRUE(m.ok()) << m.error().to_string();
+  const auto out = d.path / "tiny-qwen2.gguf";
+  auto r = run_shuo({"convert", dir.string(), out.string()});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto converted = format::GgufFile::open(out.string());
+  ASSERT_TRUE(converted.ok()) << converted.error().to_string();
+  EXPECT_EQ(*converted->get<std::string>("tokenizer.ggml.pre"), "qwen2");
+  auto gguf_tok = text::Tokenizer::from_gguf(*converted);
+  ASSERT_TRUE(gguf_tok.ok()) << gguf_tok.error().to_string();
+  LlamaServer server(out, d.path / "llama-server.log");
+  ASSERT_TRUE(server.ready()) << read_file(d.path / "llama-server.log");
+
+  using api::openai::testing::json_of;
+  using api::openai::testing::post;
+  for (const std::string prompt : {"Hello world, 你好！", "The quick brown fox jumps over 13 lazy dogs.",
+                                   "def f(x):\n    return x * 2  # <|im_end|>"}) {
+    // llama-server's /tokenize matches special tokens in the text (<|im_end|> → 151645).
+    const auto ids = source->tokenizer->encode(prompt, true, /*parse_special=*/true);
+    EXPECT_EQ((*gguf_tok)->encode(prompt, true, true), ids) << prompt;
+    auto tk = post(server.port(), "/tokenize", Json{{"content", prompt}, {"add_special", true}});
+    ASSERT_EQ(tk.status, 200) << tk.body;
+    EXPECT_EQ(json_of(tk)["tokens"].get<std::vector<int32_t>>(), ids) << prompt;
+    auto g = post(server.port(), "/completion",
+                  Json{{"prompt", ids}, {"n_predict", 16}, {"temperature", 0}, {"ignore_eos", true},
+                       {"return_tokens", true}, {"cache_prompt", false}});
+    ASSERT_EQ(g.status, 200) << g.body;
+    EXPECT_EQ(json_of(g)["tokens"].get<std::vector<int32_t>>(), greedy(**m, ids, 16)) << prompt;
   }
 }
 
