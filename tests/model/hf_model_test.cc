@@ -160,6 +160,35 @@ TEST(HfModel, SameWeightsAsQwen2UseRotateHalfAsStored) {
   expect_reference_tokens(*f);
 }
 
+TEST(HfModel, ShardedFolderLoadsLikeTheSingleFile) {
+  SHUO_REQUIRE_TESTDATA("stories260K/reference.json");
+  TempDir d;
+  std::ofstream(d.path / "config.json") << stories_config().dump();
+  auto tensors = stories_tensors();
+  const size_t half = tensors.size() / 2;
+  nlohmann::json index = {{"metadata", nlohmann::json::object()}, {"weight_map", nlohmann::json::object()}};
+  const std::string shard[2] = {"model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"};
+  std::vector<shuo::testing::StTensor> parts[2];
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    index["weight_map"][tensors[i].name] = shard[i >= half];
+    parts[i >= half].push_back(tensors[i]);
+  }
+  for (int s = 0; s < 2; ++s) shuo::testing::write_bytes(d.path / shard[s], shuo::testing::safetensors_bytes(parts[s]));
+  std::ofstream(d.path / "model.safetensors.index.json") << index.dump();
+  auto sharded = assemble(d.path);
+  ASSERT_TRUE(sharded.ok()) << sharded.error().to_string();
+  auto single = assemble(stories_dir());
+  ASSERT_TRUE(single.ok()) << single.error().to_string();
+  ASSERT_EQ(sharded->tensors().size(), single->tensors().size());
+  for (const auto& t : single->tensors()) {
+    const auto* u = sharded->find_tensor(t.name);
+    ASSERT_NE(u, nullptr) << t.name;
+    ASSERT_EQ(u->n_bytes, t.n_bytes);
+    EXPECT_EQ(std::memcmp(u->data, t.data, t.n_bytes), 0) << t.name;
+  }
+  expect_reference_tokens(*sharded);
+}
+
 TEST(HfModel, HalfPrecisionWeightsStayInTheirType) {
   SHUO_REQUIRE_TESTDATA("stories260K/model.safetensors");
   TempDir d;
