@@ -79,6 +79,10 @@ TEST(CliLoadFlags, LoadTimeQ8_0EqualsShuoQuantize) {
   }
   auto eight = greedy(stories(), prompt, 64, {"--quantize", "8"});
   EXPECT_EQ(eight.out, offline.out);
+  // The Hugging Face folder holds the same weights (q/k rows permuted back on load).
+  auto hf = greedy(stories_hf(), prompt, 64, {"--quantize", "q8_0"});
+  ASSERT_EQ(hf.status, 0) << hf.err;
+  EXPECT_EQ(hf.out, offline.out);
 }
 
 TEST(CliLoadFlags, FourBitAliasesAreQ4K) {
