@@ -131,6 +131,16 @@ TEST(Convert, GenerateTakesTheFolderAsBaseModel) {
   EXPECT_NE(r.out.find(c["gen_text"].get<std::string>()), std::string::npos) << r.out;
 }
 
+TEST(Convert, InspectShowsAFolderAsTheGgufItLoadsAs) {
+  SHUO_REQUIRE_TESTDATA("stories260K/model.safetensors");
+  auto r = run_shuo({"inspect", stories_dir().string()});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("Hugging Face model as GGUF"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("general.architecture                         string           \"llama\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("tokenizer.ggml.model"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("blk.4.ffn_down.weight"), std::string::npos) << r.out;
+}
+
 // ---- llama.cpp ----------------------------------------------------------------------------
 
 fs::path llama_server() { return testdata_dir() / "../anchors/llama.cpp/bin/llama-server"; }
