@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/kv_cache_flag.h"
 #include "engine/bench.h"
 #include "format/gguf.h"
 #include "kernels/cpu_features.h"
@@ -28,6 +29,7 @@ struct BenchArgs {
   int reps = 5;
   bool json = false;
   bool no_repack = false;
+  format::GgmlType kv_type = format::GgmlType::F16;
   int bw_mib = 512;
   int bw_reps = 5;
   uint64_t seed = 1234;
@@ -157,7 +159,7 @@ int run_bench(const BenchArgs& a) {
       };
       for (int32_t p : a.n_prompt) {
         if (p == 0) continue;
-        auto s = engine::bench_prompt(**model, p, a.reps, pool, a.seed);
+        auto s = engine::bench_prompt(**model, p, a.reps, pool, a.seed, a.kv_type);
         if (!s) return fail(s.error());
         Row r = base;
         r.threads = t;
@@ -169,7 +171,7 @@ int run_bench(const BenchArgs& a) {
       for (int32_t n : a.n_gen) {
         if (n == 0) continue;
         for (int32_t b : a.batch) {
-          auto s = engine::bench_generate(**model, n, b, a.reps, pool, a.seed);
+          auto s = engine::bench_generate(**model, n, b, a.reps, pool, a.seed, a.kv_type);
           if (!s) return fail(s.error());
           Row r = base;
           r.threads = t;
@@ -203,6 +205,7 @@ void add_bench_command(CLI::App& app, int* exit_code) {
       ->delimiter(',')->capture_default_str();
   cmd->add_flag("--no-repack", a->no_repack,
                 "keep weights in the stored layout (no 16-row tiles): compare the two in one run");
+  add_kv_cache_flag(*cmd, a->kv_type);
   cmd->add_flag("--json", a->json, "one JSON object per line on stdout (info lines go to stderr)");
   cmd->add_option("--bw-mib", a->bw_mib, "buffer for the read-bandwidth probe, MiB")->capture_default_str();
   cmd->add_option("--bw-reps", a->bw_reps, "bandwidth probe runs (the best counts)")->capture_default_str();

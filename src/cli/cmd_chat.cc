@@ -25,6 +25,7 @@
 #include "api/openai/reply.h"
 #include "cli/chat_input.h"
 #include "cli/commands.h"
+#include "cli/kv_cache_flag.h"
 #include "cli/model_source.h"
 #include "cli/sampling_flags.h"
 #include "engine/engine.h"
@@ -43,6 +44,7 @@ using OJson = nlohmann::ordered_json;
 struct ChatArgs {
   std::string model;
   ModelSourceOptions source;  // --tokenizer, …
+  format::GgmlType kv_type = format::GgmlType::F16;
   std::string system;
   int32_t n_predict = -1;
   int32_t threads = 0;
@@ -385,6 +387,7 @@ int run_chat(ChatArgs a) {
   eo.max_running = 1;
   eo.max_queue = 1;
   eo.threads = a.threads;
+  eo.kv_type = a.kv_type;
   eo.is_eog = [&t](int32_t id) { return t.is_eog(id); };
   engine::Engine engine(**model, eo);
   ChatSession session(a, engine, t, fmt, sigint, n_ctx);
@@ -401,6 +404,7 @@ void add_chat_command(CLI::App& app, int* exit_code) {
   cmd->add_option("-m,--model,--base_model", a->model, "GGUF model file or Hugging Face model folder")->required();
   add_model_source_flags(*cmd, a->source);
   cmd->add_option("--system", a->system, "system prompt to start with (/system changes it)");
+  add_kv_cache_flag(*cmd, a->kv_type);
   cmd->add_option("-n,--n-predict", a->n_predict, "reply tokens at most, -1 = until the context is full")
       ->capture_default_str();
   add_sampling_flags(*cmd, a->sampling, a->seed);

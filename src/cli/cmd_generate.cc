@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/kv_cache_flag.h"
 #include "cli/model_source.h"
 #include "cli/sampling_flags.h"
 #include "engine/generator.h"
@@ -24,6 +25,7 @@ namespace {
 struct GenerateArgs {
   std::string model;
   ModelSourceOptions source;  // --tokenizer, …
+  format::GgmlType kv_type = format::GgmlType::F16;
   std::string prompt;
   int32_t n_predict = 128;
   int32_t threads = 0;
@@ -61,7 +63,7 @@ int run_generate(GenerateArgs a) {
                                                  " exceeds the context size " + std::to_string(ctx)});
 
   tensor::ThreadPool pool(a.threads > 0 ? a.threads : tensor::physical_core_count());
-  model::KvCache kv = (*model)->make_cache(ctx);
+  model::KvCache kv = (*model)->make_cache(ctx, a.kv_type);
   engine::Sampler sampler(a.sampling, cfg.n_vocab);
 
   const text::Tokenizer& t = *tok;
@@ -111,6 +113,7 @@ void add_generate_command(CLI::App& app, int* exit_code) {
   add_model_source_flags(*cmd, a->source);
   cmd->add_option("-p,--prompt", a->prompt, "prompt text (the output is only the continuation)");
   cmd->add_option("-n,--n-predict", a->n_predict, "tokens to generate")->capture_default_str();
+  add_kv_cache_flag(*cmd, a->kv_type);
   add_sampling_flags(*cmd, a->sampling, a->seed);
   cmd->add_option("-t,--threads", a->threads, "threads (default: physical cores)");
   cmd->add_option("-c,--ctx", a->ctx, "context size (default: the model's, at most 4096)");

@@ -27,6 +27,7 @@
 #include "api/openai/service.h"
 #include "api/web/web_service.h"
 #include "cli/commands.h"
+#include "cli/kv_cache_flag.h"
 #include "cli/model_source.h"
 #include "engine/engine.h"
 #include "format/gguf.h"
@@ -41,6 +42,7 @@ namespace {
 struct ServeArgs {
   std::string model;
   ModelSourceOptions source;  // --tokenizer, …
+  format::GgmlType kv_type = format::GgmlType::F16;
   std::string host = "127.0.0.1";
   int port = 19327;
   int grpc_port = 19328;  // -1: no gRPC server
@@ -169,6 +171,7 @@ int run_serve(const ServeArgs& a) {
   eo.max_running = a.parallel;
   eo.max_queue = a.max_queue;
   eo.threads = a.threads;
+  eo.kv_type = a.kv_type;
   eo.is_eog = [&t](int32_t id) { return t.is_eog(id); };
   auto engine = std::make_unique<engine::Engine>(**model, eo);
 
@@ -272,6 +275,7 @@ void add_serve_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--http-threads", a->http_threads, "HTTP I/O threads")->capture_default_str();
   cmd->add_option("-c,--ctx", a->ctx, "context per sequence, prompt + reply (default: the model's, at most 4096)");
   cmd->add_option("--parallel", a->parallel, "sequences generated together")->capture_default_str();
+  add_kv_cache_flag(*cmd, a->kv_type);
   cmd->add_option("--max-queue", a->max_queue, "requests waiting for a slot before 429")->capture_default_str();
   cmd->add_option("--api-key", a->api_keys, "required API key (Authorization: Bearer KEY); repeatable");
   cmd->add_option("--api-key-file", a->api_key_file, "file with one API key per line");

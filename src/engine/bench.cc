@@ -109,11 +109,11 @@ BenchStats summarize(const BenchSamples& s) {
 }
 
 Result<BenchSamples> bench_prompt(model::Model& model, int32_t n_prompt, int reps, tensor::ThreadPool& pool,
-                                  uint64_t seed) {
+                                  uint64_t seed, format::GgmlType kv_type) {
   if (n_prompt < 1) return Error{ErrorCode::kBadField, "-p", "must be ≥ 1"};
   std::mt19937_64 rng(seed);
   const int32_t V = model.config().n_vocab;
-  model::KvCache kv = model.make_cache(n_prompt);
+  model::KvCache kv = model.make_cache(n_prompt, kv_type);
   model::ForwardOutput out;
   BenchSamples s{n_prompt, {}};
   for (int r = -1; r < reps; ++r) {  // r = -1: warm-up (pages the weights in)
@@ -129,13 +129,13 @@ Result<BenchSamples> bench_prompt(model::Model& model, int32_t n_prompt, int rep
 }
 
 Result<BenchSamples> bench_generate(model::Model& model, int32_t n_gen, int32_t batch, int reps,
-                                    tensor::ThreadPool& pool, uint64_t seed) {
+                                    tensor::ThreadPool& pool, uint64_t seed, format::GgmlType kv_type) {
   if (n_gen < 1) return Error{ErrorCode::kBadField, "-n", "must be ≥ 1"};
   if (batch < 1) return Error{ErrorCode::kBadField, "--batch", "must be ≥ 1"};
   std::mt19937_64 rng(seed);
   const int32_t V = model.config().n_vocab;
   std::vector<model::KvCache> kvs;
-  for (int32_t b = 0; b < batch; ++b) kvs.push_back(model.make_cache(kBenchTgPrompt + n_gen + 1));
+  for (int32_t b = 0; b < batch; ++b) kvs.push_back(model.make_cache(kBenchTgPrompt + n_gen + 1, kv_type));
   model::ForwardOutput out;
   std::vector<model::SeqChunk> chunks(batch);
   BenchSamples s{int64_t(batch) * n_gen, {}};

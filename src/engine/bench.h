@@ -43,13 +43,14 @@ BenchStats summarize(const BenchSamples& s);
 // pp: a fresh cache and one forward of n_prompt random token ids (logits for the last only).
 // One untimed warm-up run precedes the `reps` timed ones.
 Result<BenchSamples> bench_prompt(model::Model& model, int32_t n_prompt, int reps, tensor::ThreadPool& pool,
-                                  uint64_t seed);
+                                  uint64_t seed, format::GgmlType kv_type = format::GgmlType::F16);
 
 // tg: `batch` sequences each get a fresh cache and a short random prompt (untimed), then n_gen
 // steps, each one forward with one random token per sequence (no sampling: like llama-bench).
 // tokens_per_run = batch * n_gen. One untimed warm-up step precedes the timed runs.
 Result<BenchSamples> bench_generate(model::Model& model, int32_t n_gen, int32_t batch, int reps,
-                                    tensor::ThreadPool& pool, uint64_t seed);
+                                    tensor::ThreadPool& pool, uint64_t seed,
+                                    format::GgmlType kv_type = format::GgmlType::F16);
 
 // Short prompt that each tg sequence starts from.
 inline constexpr int32_t kBenchTgPrompt = 8;

@@ -54,7 +54,7 @@ Engine::Engine(model::Model& model, EngineOptions opts)
   const int32_t per_seq = (opts_.n_ctx + bs - 1) / bs;
   // At least one full-context sequence must fit, or a valid request could wait forever.
   const int32_t n_blocks = std::max(opts_.kv_blocks > 0 ? opts_.kv_blocks : per_seq * std::max(1, opts_.max_running), per_seq);
-  kv_pool_ = model_.make_block_pool(n_blocks, bs);
+  kv_pool_ = model_.make_block_pool(n_blocks, bs, opts_.kv_type);
   stats_.kv_blocks_total = n_blocks;
   thread_ = std::thread([this] { loop(); });
 }

@@ -29,6 +29,9 @@ struct EngineOptions {
   int32_t threads = 0;             // kernel threads (0 = physical cores)
   int32_t kv_blocks = 0;           // KV pool size in blocks of 16 positions (0: max_running × n_ctx)
   bool prefix_cache = true;        // reuse cached KV blocks of equal prompt prefixes
+  // KV cache elements: F16 halves the cache's memory and the bytes attention reads per token
+  // (llama.cpp's default too); F32 keeps results bit-comparable with F32 references.
+  format::GgmlType kv_type = format::GgmlType::F16;
   std::function<bool(int32_t)> is_eog;  // end-of-generation tokens (tokenizer's); may be empty
 };
 

@@ -5,6 +5,8 @@
 // scores are head_dim FMAs with positions in the lanes (no horizontal sums). Softmax is
 // online (running max m and sum l per row, the output rescaled when m grows), so nothing
 // proportional to the context length is stored, and exp runs 16 lanes at a time.
+// An F16 cache is widened chunk by chunk: the chunk's key and value rows of the head are
+// converted once into float scratch that every row of the job then reads.
 // Same contract as attention_ref (attention_ref.cc), results equal up to float rounding.
 #include <immintrin.h>
 
@@ -22,6 +24,17 @@ namespace {
 constexpr int kTokensPerJob = 16;
 
 inline __mmask16 tail_mask(int n) { return n >= 16 ? __mmask16(0xffff) : __mmask16((1u << n) - 1); }
+
+// n halves → floats, 16 at a time.
+inline void widen_f16(const uint16_t* src, int n, float* dst) {
+  int i = 0;
+  for (; i + 16 <= n; i += 16)
+    _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i))));
+  if (i < n) {
+    const __mmask16 m = tail_mask(n - i);
+    _mm512_mask_storeu_ps(dst + i, m, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, src + i)));
+  }
+}
 
 // Per-row running state of the online softmax.
 struct RowState {
@@ -41,14 +54,16 @@ void attention_avx512(const float* q, int64_t n_tokens, int32_t pos0, const KvBl
   const int64_t n_chunks = (n_tokens + kTokensPerJob - 1) / kTokensPerJob;
   const int n_vec = (hd + 15) / 16;
   // Gather offsets of 16 consecutive positions of one head within a block.
+  const bool f16 = kv.type == format::GgmlType::F16;
+  const int64_t row_stride = f16 ? hd : kv_stride;  // stride of the rows the chunk loop reads
   const __m512i pos_offsets = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                                                 _mm512_set1_epi32(int32_t(kv_stride)));
+                                                 _mm512_set1_epi32(int32_t(row_stride)));
   pool.parallel_for(int64_t(s.n_head_kv) * n_chunks, [&](int64_t begin, int64_t end, int) {
     // Scratch on the stack for the common sizes; the vector path only for unusual shapes.
     const size_t rows_max = size_t(kTokensPerJob) * size_t(group);
     std::vector<float> heap;
-    float stack_buf[16 * 256 + 16 * 16 * 256];
-    const size_t need = size_t(16) * hd + rows_max * size_t(n_vec) * 16;
+    float stack_buf[16 * 256 + 16 * 16 * 256 + 2 * 16 * (256 + 16)];
+    const size_t need = size_t(16) * hd + rows_max * size_t(n_vec) * 16 + (f16 ? size_t(2) * 16 * (hd + 16) : 0);
     float* buf = stack_buf;
     if (need > sizeof(stack_buf) / sizeof(float)) {
       heap.resize(need);
@@ -56,6 +71,8 @@ void attention_avx512(const float* q, int64_t n_tokens, int32_t pos0, const KvBl
     }
     float* kt = buf;                     // [hd][16] keys of the chunk, transposed
     float* acc = buf + size_t(16) * hd;  // [rows][n_vec·16] unnormalised outputs
+    float* kc = acc + rows_max * size_t(n_vec) * 16;  // F16 cache: [16][hd] keys as float
+    float* vc = kc + size_t(16) * (hd + 16);           // and values (+16: masked tail loads)
     RowState st[16 * 64];
     std::vector<RowState> st_heap;
     RowState* state = st;
@@ -77,8 +94,22 @@ void attention_avx512(const float* q, int64_t n_tokens, int32_t pos0, const KvBl
         // A chunk: up to 16 positions inside one block.
         const int64_t blk = c0 / bs, in_blk = c0 % bs;
         const int len = int(std::min<int64_t>({16, bs - in_blk, n_pos_job - c0}));
-        const float* kbase = kv.k[blk] + in_blk * kv_stride + int64_t(kvh) * hd;
-        const float* vbase = kv.v[blk] + in_blk * kv_stride + int64_t(kvh) * hd;
+        const int64_t first = in_blk * kv_stride + int64_t(kvh) * hd;  // element offset in the block
+        const float* kbase;
+        const float* vbase;
+        if (f16) {
+          const auto* kh = static_cast<const uint16_t*>(kv.k[blk]) + first;
+          const auto* vh = static_cast<const uint16_t*>(kv.v[blk]) + first;
+          for (int j = 0; j < len; ++j) {
+            widen_f16(kh + j * kv_stride, hd, kc + j * hd);
+            widen_f16(vh + j * kv_stride, hd, vc + j * hd);
+          }
+          kbase = kc;
+          vbase = vc;
+        } else {
+          kbase = static_cast<const float*>(kv.k[blk]) + first;
+          vbase = static_cast<const float*>(kv.v[blk]) + first;
+        }
         const __mmask16 lanes = tail_mask(len);
         for (int d = 0; d < hd; ++d)
           _mm512_store_ps(kt + d * 16, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), lanes, pos_offsets, kbase + d, 4));
@@ -111,7 +142,7 @@ void attention_avx512(const float* q, int64_t n_tokens, int32_t pos0, const KvBl
             const __mmask16 dm = tail_mask(hd - v * 16);
             __m512 ov = _mm512_mul_ps(_mm512_load_ps(o + v * 16), va);
             for (int j = 0; j < n_p; ++j)
-              ov = _mm512_fmadd_ps(_mm512_set1_ps(p16[j]), _mm512_maskz_loadu_ps(dm, vbase + j * kv_stride + v * 16), ov);
+              ov = _mm512_fmadd_ps(_mm512_set1_ps(p16[j]), _mm512_maskz_loadu_ps(dm, vbase + j * row_stride + v * 16), ov);
             _mm512_store_ps(o + v * 16, ov);
           }
         }

@@ -246,8 +246,8 @@ Result<void> DecoderModel::forward(std::span<const SeqChunk> chunks, ForwardOutp
       const int32_t pos0 = ch.kv->n_past();
       const int64_t n = int64_t(ch.tokens.size());
       for (int64_t t = 0; t < n; ++t) {
-        std::memcpy(ch.kv->k(l, pos0 + int32_t(t)), &k_[(row + t) * KD], KD * sizeof(float));
-        std::memcpy(ch.kv->v(l, pos0 + int32_t(t)), &v_[(row + t) * KD], KD * sizeof(float));
+        kernels::kv_store_row(&k_[(row + t) * KD], KD, ch.kv->type(), ch.kv->k(l, pos0 + int32_t(t)));
+        kernels::kv_store_row(&v_[(row + t) * KD], KD, ch.kv->type(), ch.kv->v(l, pos0 + int32_t(t)));
       }
       kb_.clear();
       vb_.clear();
@@ -255,7 +255,7 @@ Result<void> DecoderModel::forward(std::span<const SeqChunk> chunks, ForwardOutp
         kb_.push_back(ch.kv->pool().k(b, l));
         vb_.push_back(ch.kv->pool().v(b, l));
       }
-      attention_(&q_[row * QD], n, pos0, kernels::KvBlocksView{kb_.data(), vb_.data(), ch.kv->block_size()},
+      attention_(&q_[row * QD], n, pos0, kernels::KvBlocksView{kb_.data(), vb_.data(), ch.kv->block_size(), ch.kv->type()},
                              shape, &attn_[row * QD], pool);
       row += n;
     }

@@ -85,7 +85,7 @@ class DecoderModel final : public Model {
   std::vector<float> tmp_;            // [N, E]
   std::vector<int32_t> pos_;          // [N]
   std::vector<float> rope_cs_;        // [N, rope_dims] cos/sin pairs of each token's position
-  std::vector<const float*> kb_, vb_; // one sequence's K/V block pointers for one layer
+  std::vector<const void*> kb_, vb_; // one sequence's K/V block pointers for one layer
 };
 
 }  // namespace shuo::model

@@ -3,12 +3,17 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstring>
+
+#include "kernels/attention.h"
 
 namespace shuo::model {
 
-KvBlockPool::KvBlockPool(int32_t n_layer, int64_t row, int32_t block_size, int32_t n_blocks)
-    : n_layer_(n_layer), block_size_(block_size), n_blocks_(n_blocks), row_(row) {
-  data_.assign(size_t(n_blocks) * 2 * n_layer * size_t(block_size) * size_t(row), 0.0f);
+KvBlockPool::KvBlockPool(int32_t n_layer, int64_t row, int32_t block_size, int32_t n_blocks, format::GgmlType type)
+    : n_layer_(n_layer), block_size_(block_size), n_blocks_(n_blocks), row_(row), type_(type),
+      elem_bytes_(kernels::kv_elem_bytes(type)) {
+  assert(kernels::kv_type_supported(type));
+  data_.assign(size_t(n_blocks) * block_bytes(), 0);
   state_.resize(n_blocks);
   free_.reserve(n_blocks);
   for (int32_t b = n_blocks - 1; b >= 0; --b) free_.push_back(b);  // hand out low ids first
@@ -44,10 +49,10 @@ void KvBlockPool::retain(int32_t b) {
 }
 
 void KvBlockPool::copy_positions(int32_t dst, int32_t src, int32_t n) {
-  const size_t floats = size_t(n) * size_t(row_);
+  const size_t bytes = size_t(n) * size_t(row_) * elem_bytes_;
   for (int32_t l = 0; l < n_layer_; ++l) {
-    std::copy_n(k(src, l), floats, k(dst, l));
-    std::copy_n(v(src, l), floats, v(dst, l));
+    std::memcpy(k(dst, l), k(src, l), bytes);
+    std::memcpy(v(dst, l), v(src, l), bytes);
   }
 }
 
@@ -140,10 +145,10 @@ std::optional<int32_t> KvReservation::allocate() {
 
 // ---------------------------------------------------------------------------------------------
 
-KvCache::KvCache(int32_t n_layer, int64_t row, int32_t capacity) {
+KvCache::KvCache(int32_t n_layer, int64_t row, int32_t capacity, format::GgmlType type) {
   const int32_t bs = KvBlockPool::kDefaultBlockSize;
   const int32_t n = std::max(1, (capacity + bs - 1) / bs);
-  pool_ = std::make_shared<KvBlockPool>(n_layer, row, bs, n);
+  pool_ = std::make_shared<KvBlockPool>(n_layer, row, bs, n, type);
   reserve(n * bs);
 }
 

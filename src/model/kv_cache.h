@@ -7,7 +7,8 @@
 // A cache can be forked (beam search): the fork shares every block, and the first write into a
 // shared, partly filled block copies it first (copy on write). A group of caches that grows on
 // demand holds a KvReservation, so blocks it will need cannot be taken by others meanwhile.
-// Storage per block: [n_layer][block_size][row] floats for K, the same for V (row = n_kv * hd).
+// Storage per block: [n_layer][block_size][row] elements for K, the same for V (row = n_kv * hd);
+// elements are F32 or F16 (kernels::kv_type_supported), chosen when the pool is made.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "format/ggml_types.h"
 
 namespace shuo::model {
 
@@ -26,15 +28,18 @@ class KvBlockPool {
  public:
   static constexpr int32_t kDefaultBlockSize = 16;
 
-  KvBlockPool(int32_t n_layer, int64_t row, int32_t block_size, int32_t n_blocks);
+  KvBlockPool(int32_t n_layer, int64_t row, int32_t block_size, int32_t n_blocks,
+              format::GgmlType type = format::GgmlType::F32);
 
   int32_t block_size() const { return block_size_; }
   int32_t n_blocks() const { return n_blocks_; }
   int64_t row() const { return row_; }
-  size_t block_bytes() const { return size_t(2) * n_layer_ * block_size_ * row_ * sizeof(float); }
+  format::GgmlType type() const { return type_; }
+  size_t elem_bytes() const { return elem_bytes_; }
+  size_t block_bytes() const { return size_t(2) * n_layer_ * block_size_ * row_ * elem_bytes_; }
 
-  float* k(int32_t block, int32_t layer) { return data_.data() + offset(block, layer, 0); }
-  float* v(int32_t block, int32_t layer) { return data_.data() + offset(block, layer, 1); }
+  uint8_t* k(int32_t block, int32_t layer) { return data_.data() + offset(block, layer, 0); }
+  uint8_t* v(int32_t block, int32_t layer) { return data_.data() + offset(block, layer, 1); }
 
   // A free block (evicting the least recently used cached one if needed), ref count 1; nullopt
   // when every block is in use or promised to a reservation.
@@ -66,7 +71,7 @@ class KvBlockPool {
 
  private:
   size_t offset(int32_t block, int32_t layer, int kv) const {
-    return ((size_t(block) * 2 + kv) * n_layer_ + layer) * size_t(block_size_) * size_t(row_);
+    return ((size_t(block) * 2 + kv) * n_layer_ + layer) * size_t(block_size_) * size_t(row_) * elem_bytes_;
   }
   void unpublish(int32_t block);
   std::optional<int32_t> take();  // a free or evicted block, ref 1, ignoring reservations
@@ -85,7 +90,9 @@ class KvBlockPool {
 
   int32_t n_layer_, block_size_, n_blocks_;
   int64_t row_;
-  std::vector<float> data_;
+  format::GgmlType type_;
+  size_t elem_bytes_;
+  std::vector<uint8_t> data_;
   std::vector<BlockState> state_;
   std::vector<int32_t> free_;                       // never published or evicted
   std::list<int32_t> lru_;                          // cached: published, ref 0; front = oldest
@@ -119,7 +126,7 @@ class KvCache {
  public:
   // A cache with its own private pool of ceil(capacity / block_size) blocks, all reserved
   // (single-sequence use: generate, tests, bench).
-  KvCache(int32_t n_layer, int64_t row, int32_t capacity);
+  KvCache(int32_t n_layer, int64_t row, int32_t capacity, format::GgmlType type = format::GgmlType::F32);
   // A sequence in a shared pool; blocks come from append_shared()/reserve().
   explicit KvCache(std::shared_ptr<KvBlockPool> pool);
   KvCache(KvCache&&) noexcept;
@@ -132,15 +139,17 @@ class KvCache {
   int32_t n_past() const { return n_past_; }   // positions filled so far
   void set_n_past(int32_t n) { n_past_ = n; }  // forward advances it
   void clear() { n_past_ = 0; }
-  int64_t row_floats() const { return pool_->row(); }
+  int64_t row_elems() const { return pool_->row(); }
+  format::GgmlType type() const { return pool_->type(); }
   size_t size_bytes() const { return blocks_.size() * pool_->block_bytes(); }
   int32_t block_size() const { return pool_->block_size(); }
   const std::vector<int32_t>& blocks() const { return blocks_; }
   KvBlockPool& pool() { return *pool_; }
   const std::shared_ptr<KvBlockPool>& shared_pool() const { return pool_; }
 
-  float* k(int32_t layer, int32_t pos) { return pool_->k(blocks_[pos / block_size()], layer) + int64_t(pos % block_size()) * row_floats(); }
-  float* v(int32_t layer, int32_t pos) { return pool_->v(blocks_[pos / block_size()], layer) + int64_t(pos % block_size()) * row_floats(); }
+  // Position pos's row of layer's keys / values (row_elems() elements of type()).
+  uint8_t* k(int32_t layer, int32_t pos) { return pool_->k(blocks_[pos / block_size()], layer) + row_offset(pos); }
+  uint8_t* v(int32_t layer, int32_t pos) { return pool_->v(blocks_[pos / block_size()], layer) + row_offset(pos); }
 
   // Appends an already retained block (a shared prefix block found by lookup).
   void append_shared(int32_t block) { blocks_.push_back(block); }
@@ -163,6 +172,7 @@ class KvCache {
   bool writable(int32_t n) const;
 
  private:
+  size_t row_offset(int32_t pos) const { return size_t(pos % block_size()) * size_t(row_elems()) * pool_->elem_bytes(); }
   std::shared_ptr<KvBlockPool> pool_;
   std::vector<int32_t> blocks_;
   int32_t n_past_ = 0;

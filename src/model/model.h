@@ -51,16 +51,18 @@ class Model {
                                tensor::ThreadPool& pool) = 0;
 
   // A pool of KV blocks that sequences of this model can share.
-  std::shared_ptr<KvBlockPool> make_block_pool(int32_t n_blocks, int32_t block_size = KvBlockPool::kDefaultBlockSize) const {
-    return std::make_shared<KvBlockPool>(config_.n_layer, int64_t(config_.n_head_kv) * config_.head_dim, block_size, n_blocks);
+  // `type`: F32 or F16 elements (kernels::kv_type_supported).
+  std::shared_ptr<KvBlockPool> make_block_pool(int32_t n_blocks, int32_t block_size = KvBlockPool::kDefaultBlockSize,
+                                               format::GgmlType type = format::GgmlType::F32) const {
+    return std::make_shared<KvBlockPool>(config_.n_layer, int64_t(config_.n_head_kv) * config_.head_dim, block_size, n_blocks, type);
   }
 
   // Which kernel set the forward pass uses ("avx512", "avx2", "scalar").
   virtual const char* kernel_isa() const = 0;
 
   // A single-sequence cache with its own pool, holding at least `capacity` positions.
-  KvCache make_cache(int32_t capacity) const {
-    return KvCache(config_.n_layer, int64_t(config_.n_head_kv) * config_.head_dim, capacity);
+  KvCache make_cache(int32_t capacity, format::GgmlType type = format::GgmlType::F32) const {
+    return KvCache(config_.n_layer, int64_t(config_.n_head_kv) * config_.head_dim, capacity, type);
   }
 
  protected:

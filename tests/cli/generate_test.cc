@@ -39,6 +39,27 @@ TEST(CliGenerate, IdsEqualReference) {
   EXPECT_EQ(r.out, want + "\n");
 }
 
+// The F16 cache (the default) and the exact F32 one both give the reference's 64 greedy ids for
+// every case on stories260K; an unknown cache type names the flag.
+TEST(CliGenerate, KvCacheTypesKeepTheReferenceIds) {
+  SHUO_REQUIRE_TESTDATA("stories260K/reference.json");
+  auto ref = nlohmann::json::parse(shuo::testing::read_file(shuo::testing::testdata_dir() / "stories260K/reference.json"));
+  for (const char* type : {"f16", "f32"}) {
+    for (const auto& c : ref["cases"]) {
+      if (c["gen_ids"].size() != 64) continue;  // cases that stop early compare elsewhere
+      auto r = run_shuo({"generate", "-m", model(), "-p", c["prompt"], "-n", "64", "--temp", "0", "--ids",
+                         "--kv-cache-dtype", type});
+      ASSERT_EQ(r.status, 0) << r.err;
+      std::string want;
+      for (const auto& id : c["gen_ids"]) want += (want.empty() ? "" : " ") + std::to_string(id.get<int>());
+      EXPECT_EQ(r.out, want + "\n") << type << " " << c["name"];
+    }
+  }
+  auto bad = run_shuo({"generate", "-m", model(), "-p", "x", "--kv-cache-dtype", "q4"});
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.err.find("--kv-cache-dtype"), std::string::npos) << bad.err;
+}
+
 TEST(CliGenerate, SeededSamplingIsReproducible) {
   SHUO_REQUIRE_TESTDATA("stories260K/model.gguf");
   auto a = run_shuo({"generate", "-m", model(), "-p", "The cat", "-n", "24", "--temp", "0.9", "--seed", "7", "--ids"});

@@ -97,11 +97,12 @@ std::vector<int32_t> run_greedy(engine::Engine& eng, std::vector<int32_t> prompt
   return col.tokens;
 }
 
-// Σ log p(generated[i] | prompt, generated[<i]) by one fresh forward pass over everything.
+// Σ log p(generated[i] | prompt, generated[<i]) by one fresh forward pass over everything, on
+// a cache of the engine's element type (F16 rounding moves log-probabilities by ~1e-3).
 double sequence_logprob(model::Model& m, const std::vector<int32_t>& prompt, const std::vector<int32_t>& gen) {
   std::vector<int32_t> all = prompt;
   all.insert(all.end(), gen.begin(), gen.end());
-  model::KvCache kv = m.make_cache(int32_t(all.size()));
+  model::KvCache kv = m.make_cache(int32_t(all.size()), engine::EngineOptions{}.kv_type);
   tensor::ThreadPool pool(1);
   model::ForwardOutput out;
   model::SeqChunk c{&kv, std::span<const int32_t>(all)};

@@ -104,7 +104,9 @@ TEST(Ops, RopeFactorsAndPartialDims) {
 class AttentionVariants : public ::testing::TestWithParam<int> {};
 
 // Every variant this CPU runs against plain double-precision math.
-void check_attention(int hd, int n_head, int n_kv, int pos0, int n_tok, int bs) {
+// An F16 cache is checked against the same math on the values it stores (rounded to F16).
+void check_attention(int hd, int n_head, int n_kv, int pos0, int n_tok, int bs,
+                     shuo::format::GgmlType type = shuo::format::GgmlType::F32) {
   const auto cpu = detect_cpu_features();
   std::vector<std::pair<const char*, AttentionFn>> fns = {{"ref", attention_ref}};
   if (cpu.has_avx512()) fns.push_back({"avx512", attention_avx512});
@@ -114,13 +116,26 @@ void check_attention(int hd, int n_head, int n_kv, int pos0, int n_tok, int bs) 
     std::vector<float> out(q.size());
     shuo::tensor::ThreadPool pool(2);
     AttentionShape s{n_head, n_kv, hd, 1.0f / std::sqrt(float(hd))};
-    // The cache in blocks of bs positions (the last one partly filled).
-    std::vector<const float*> kb, vb;
-    for (int p = 0; p < total; p += bs) {
-      kb.push_back(k.data() + p * n_kv * hd);
-      vb.push_back(v.data() + p * n_kv * hd);
+    // The cache as stored (kv_store_row), then k and v become what it holds.
+    const size_t eb = kv_elem_bytes(type);
+    std::vector<uint8_t> ks(k.size() * eb), vs(v.size() * eb);
+    for (int p = 0; p < total; ++p) {
+      const int64_t row = int64_t(n_kv) * hd;
+      kv_store_row(&k[p * row], row, type, &ks[p * row * eb]);
+      kv_store_row(&v[p * row], row, type, &vs[p * row * eb]);
     }
-    fn(q.data(), n_tok, pos0, KvBlocksView{kb.data(), vb.data(), bs}, s, out.data(), pool);
+    if (type == shuo::format::GgmlType::F16)
+      for (size_t i = 0; i < k.size(); ++i) {
+        k[i] = shuo::tensor::fp16_to_fp32(reinterpret_cast<const uint16_t*>(ks.data())[i]);
+        v[i] = shuo::tensor::fp16_to_fp32(reinterpret_cast<const uint16_t*>(vs.data())[i]);
+      }
+    // The cache in blocks of bs positions (the last one partly filled).
+    std::vector<const void*> kb, vb;
+    for (int p = 0; p < total; p += bs) {
+      kb.push_back(ks.data() + p * n_kv * hd * eb);
+      vb.push_back(vs.data() + p * n_kv * hd * eb);
+    }
+    fn(q.data(), n_tok, pos0, KvBlocksView{kb.data(), vb.data(), bs, type}, s, out.data(), pool);
     for (int t = 0; t < n_tok; ++t)
       for (int h = 0; h < n_head; ++h) {
         const int kvh = h / (n_head / n_kv);
@@ -151,6 +166,13 @@ TEST_P(AttentionVariants, MatchNaiveGroupedQuery) { check_attention(GetParam(), 
 TEST_P(AttentionVariants, LongPromptsAndWideGroups) {
   check_attention(GetParam(), 14, 2, 40, 37, 16);
   check_attention(GetParam(), 14, 2, 3, 20, 5);
+}
+
+// The same over an F16 cache, head dims with and without a 16-wide tail.
+TEST_P(AttentionVariants, F16Cache) {
+  check_attention(GetParam(), 4, 2, 5, 3, 3, shuo::format::GgmlType::F16);
+  check_attention(GetParam(), 14, 2, 40, 37, 16, shuo::format::GgmlType::F16);
+  check_attention(GetParam(), 14, 2, 3, 1, 5, shuo::format::GgmlType::F16);
 }
 
 INSTANTIATE_TEST_SUITE_P(HeadDims, AttentionVariants, ::testing::Values(8, 24, 64));

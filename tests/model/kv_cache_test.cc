@@ -15,6 +15,8 @@ using namespace shuo;
 
 namespace {
 
+float* f32(uint8_t* row) { return reinterpret_cast<float*>(row); }
+
 // A pool whose K/V values are easy to check: 2 layers, rows of 3 floats, blocks of 16.
 std::shared_ptr<model::KvBlockPool> small_pool(int32_t n_blocks) {
   return std::make_shared<model::KvBlockPool>(2, 3, 16, n_blocks);
@@ -25,8 +27,8 @@ void fill(model::KvCache& kv, int32_t from, int32_t to, float tag) {
   for (int32_t l = 0; l < 2; ++l)
     for (int32_t p = from; p < to; ++p)
       for (int32_t i = 0; i < 3; ++i) {
-        kv.k(l, p)[i] = tag + float(l * 1000 + p * 10 + i);
-        kv.v(l, p)[i] = -(tag + float(l * 1000 + p * 10 + i));
+        f32(kv.k(l, p))[i] = tag + float(l * 1000 + p * 10 + i);
+        f32(kv.v(l, p))[i] = -(tag + float(l * 1000 + p * 10 + i));
       }
 }
 
@@ -114,14 +116,14 @@ TEST(KvCacheFork, SharesFullBlocksAndCopiesThePartialOneOnWrite) {
   for (int32_t l = 0; l < 2; ++l)
     for (int32_t p = 16; p < 20; ++p)
       for (int32_t i = 0; i < 3; ++i) {
-        EXPECT_EQ(b.k(l, p)[i], a.k(l, p)[i]);
-        EXPECT_EQ(b.v(l, p)[i], a.v(l, p)[i]);
+        EXPECT_EQ(f32(b.k(l, p))[i], f32(a.k(l, p))[i]);
+        EXPECT_EQ(f32(b.v(l, p))[i], f32(a.v(l, p))[i]);
       }
   // Writes now land in separate blocks.
   fill(b, 20, 21, 9.0f);
   fill(a, 20, 21, 3.0f);
-  EXPECT_NE(b.k(1, 20)[2], a.k(1, 20)[2]);
-  EXPECT_EQ(b.k(1, 19)[2], a.k(1, 19)[2]);
+  EXPECT_NE(f32(b.k(1, 20))[2], f32(a.k(1, 20))[2]);
+  EXPECT_EQ(f32(b.k(1, 19))[2], f32(a.k(1, 19))[2]);
 
   // At a block boundary nothing is copied: the append needs a new block.
   model::KvCache c(pool);
