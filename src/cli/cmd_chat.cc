@@ -401,7 +401,8 @@ int run_chat(ChatArgs a) {
 void add_chat_command(CLI::App& app, int* exit_code) {
   auto* cmd = app.add_subcommand("chat", "Chat with a GGUF model in the terminal (/help inside for commands)");
   auto a = std::make_shared<ChatArgs>();
-  cmd->add_option("-m,--model,--base_model", a->model, "GGUF model file or Hugging Face model folder")->required();
+  cmd->add_option("-m,--model,--base_model", a->model,
+                  "GGUF model file or Hugging Face model folder (default: the built-in demo model)");
   add_model_source_flags(*cmd, a->source);
   cmd->add_option("--system", a->system, "system prompt to start with (/system changes it)");
   add_kv_cache_flag(*cmd, a->kv_type);

@@ -109,7 +109,8 @@ int run_generate(GenerateArgs a) {
 void add_generate_command(CLI::App& app, int* exit_code) {
   auto* cmd = app.add_subcommand("generate", "Generate text from a prompt with a GGUF model");
   auto a = std::make_shared<GenerateArgs>();
-  cmd->add_option("-m,--model,--base_model", a->model, "GGUF model file or Hugging Face model folder")->required();
+  cmd->add_option("-m,--model,--base_model", a->model,
+                  "GGUF model file or Hugging Face model folder (default: the built-in demo model)");
   add_model_source_flags(*cmd, a->source);
   cmd->add_option("-p,--prompt", a->prompt, "prompt text (the output is only the continuation)");
   cmd->add_option("-n,--n-predict", a->n_predict, "tokens to generate")->capture_default_str();

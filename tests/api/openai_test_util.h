@@ -29,11 +29,12 @@ using http::testing::Reply;
 inline std::string stories_model() { return (shuo::testing::testdata_dir() / "stories260K/model.gguf").string(); }
 
 // `shuo serve --model <stories260K> --port 0 --threads 1 <extra>`; stopped with SIGTERM on destruction.
+// An empty `model` leaves --model out: shuo serves its built-in demo model.
 class ServeProcess {
  public:
   explicit ServeProcess(std::vector<std::string> extra = {}, std::string model = stories_model()) {
-    std::vector<std::string> args = {SHUO_BINARY_PATH, "serve", "--model", model, "--port", "0",
-                                     "--threads", "1"};
+    std::vector<std::string> args = {SHUO_BINARY_PATH, "serve", "--port", "0", "--threads", "1"};
+    if (!model.empty()) args.insert(args.end(), {"--model", model});
     args.insert(args.end(), extra.begin(), extra.end());
     int fds[2];
     if (::pipe(fds) != 0) return;

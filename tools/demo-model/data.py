@@ -14,42 +14,50 @@ from facts import COUNTRIES, EN_NAMES, PROVINCES, ZH_GIVEN, ZH_SURNAMES
 PROV_TO_CAP_ZH = (
     ["{p}的省会是哪里？", "{p}的省会是什么？", "{pf}的省会是哪个城市？", "{p}省会是哪座城市？",
      "请问{p}的省会是哪里？", "{pf}的省会在哪里？", "告诉我{p}的省会。", "{p}的省会城市是？",
-     "{pf}的省会是哪里？", "{p}的省会在哪", "{p}省会是哪里"],
+     "{pf}的省会是哪里？", "{p}的省会在哪", "{p}省会是哪里", "{p}的省会是哪一座城市？", "{p}省的省会叫做什么？",
+     "说说{p}的省会。", "{p}这个省的省会是哪里？"],
     ["你知道{p}的省会是哪里吗？", "{pf}的省会是哪座城市？", "{p}的省会叫什么？"])
 CAP_TO_PROV_ZH = (
     ["{c}是哪个省的省会？", "{c}是哪个省份的省会？", "{c}是什么省的省会？", "请问{c}是哪个省的省会？",
-     "{c}是哪里的省会？", "{c}是哪个省的省会", "告诉我{c}是哪个省的省会。"],
+     "{c}是哪里的省会？", "{c}是哪个省的省会", "告诉我{c}是哪个省的省会。", "{c}是什么地方的省会？",
+     "{c}这座城市是哪个省的省会？", "哪个省的省会是{c}？"],
     ["{c}是哪一个省的省会？", "你知道{c}是哪个省的省会吗？"])
 PROV_TO_CAP_EN = (
     ["What is the capital of {P}?", "What's the capital of {P}?", "Which city is the capital of {P}?",
      "Tell me the capital of {P}.", "The capital of {P} is?", "Name the capital of {P}.",
-     "what is the capital of {P}", "Capital of {P}?", "What is the provincial capital of {P}?"],
+     "what is the capital of {P}", "Capital of {P}?", "What is the provincial capital of {P}?",
+     "Which city is the capital city of {P}?", "I need the capital of {P}."],
     ["Do you know the capital of {P}?", "What city is the capital of {P}?",
      "Which city is the provincial capital of {P}?"])
 CAP_TO_PROV_EN = (
     ["{C} is the capital of which province?", "Which province has {C} as its capital?",
      "Which province is {C} the capital of?", "Of which province is {C} the capital?",
-     "{C} is the provincial capital of which province?"],
+     "{C} is the provincial capital of which province?", "{C} is in which province?",
+     "Which province does {C} belong to as its capital?"],
     ["{C} is the capital city of which province?", "Do you know which province {C} is the capital of?"])
 
 COUNTRY_TO_CAP_ZH = (
     ["{n}的首都是哪里？", "{n}的首都是什么？", "{n}的首都是哪个城市？", "请问{n}的首都在哪里？",
-     "告诉我{n}的首都。", "{n}首都是哪座城市？", "{n}的首都在哪", "{n}的首都是？"],
+     "告诉我{n}的首都。", "{n}首都是哪座城市？", "{n}的首都在哪", "{n}的首都是？", "{n}这个国家的首都是哪里？", "{n}的首都叫做什么？", "说说{n}的首都。",
+     "{n}的首都是哪一座城市？"],
     ["你知道{n}的首都是哪里吗？", "{n}的首都叫什么？", "{n}的首都是哪座城市？"])
 CAP_TO_COUNTRY_ZH = (
     ["{c}是哪个国家的首都？", "{c}是哪国的首都？", "{c}是什么国家的首都？", "请问{c}是哪个国家的首都？",
-     "告诉我{c}是哪个国家的首都。"],
+     "告诉我{c}是哪个国家的首都。", "{c}这座城市是哪个国家的首都？", "哪个国家的首都是{c}？",
+     "{c}是哪一国的首都？"],
     ["{c}是哪一个国家的首都？", "你知道{c}是哪个国家的首都吗？"])
 COUNTRY_TO_CAP_EN = (
     ["What is the capital of {N}?", "What's the capital of {N}?", "Which city is the capital of {N}?",
      "Tell me the capital of {N}.", "The capital of {N} is?", "Name the capital of {N}.",
-     "what is the capital of {N}", "Capital of {N}?", "What is the capital city of {N}?"],
+     "what is the capital of {N}", "Capital of {N}?", "What is the capital city of {N}?",
+     "Which city is the capital city of {N}?", "I need the capital of {N}."],
     ["Do you know the capital of {N}?", "What city is the capital of {N}?",
      "Which city is the national capital of {N}?"])
 CAP_TO_COUNTRY_EN = (
     ["{C} is the capital of which country?", "Which country has {C} as its capital?",
      "Which country is {C} the capital of?", "Of which country is {C} the capital?",
-     "{C} is the national capital of which country?"],
+     "{C} is the national capital of which country?", "{C} is in which country?",
+     "Which country does {C} belong to as its capital?"],
     ["{C} is the capital city of which country?", "Do you know which country {C} is the capital of?"])
 
 # Arithmetic: {a}, {b} are the operands, written in digits or in words.
@@ -69,7 +77,7 @@ SUB_EN = (["What is {a} minus {b}?", "What's {a} - {b}?", "{a} minus {b} equals 
 # Multi-turn memory. {x} is the name or city.
 NAME_INTRO_ZH = (["我叫{x}。", "我的名字是{x}。", "你好，我是{x}。", "我叫{x}", "你好，我叫{x}。"],
                  ["大家都叫我{x}。", "认识一下，我叫{x}。"])
-NAME_ASK_ZH = (["我叫什么名字？", "你还记得我的名字吗？", "我是谁？", "我叫什么？", "请说出我的名字。"],
+NAME_ASK_ZH = (["我叫什么名字？", "你还记得我的名字吗？", "我是谁？", "我叫什么？", "请说出我的名字。", "我的名字叫什么？"],
                ["你知道我叫什么吗？", "我的名字是什么？"])
 NAME_INTRO_EN = (["My name is {x}.", "I'm {x}.", "Call me {x}.", "Hi, I am {x}.", "my name is {x}"],
                  ["Hello, my name is {x}.", "People call me {x}."])
@@ -77,7 +85,7 @@ NAME_ASK_EN = (["What is my name?", "Do you remember my name?", "Who am I?", "wh
                 "Tell me my name."],
                ["What's my name?", "Can you tell me my name?"])
 CITY_INTRO_ZH = (["我住在{x}。", "我现在住在{x}。", "我家在{x}。", "我一直在{x}生活。"], ["我一直住在{x}。"])
-CITY_ASK_ZH = (["我住在哪里？", "我住在哪个城市？", "你还记得我住在哪吗？"], ["我住在什么地方？"])
+CITY_ASK_ZH = (["我住在哪里？", "我住在哪个城市？", "你还记得我住在哪吗？", "我家在什么城市？", "我在哪个城市生活？"], ["我住在什么地方？"])
 CITY_INTRO_EN = (["I live in {x}.", "I am living in {x}.", "My home is in {x}."], ["I currently live in {x}."])
 CITY_ASK_EN = (["Where do I live?", "Which city do I live in?", "Do you remember where I live?"],
                ["What city do I live in?"])
@@ -231,11 +239,34 @@ def memory_turns(rng, held):
 KINDS = [(province_qa, 0.22), (country_qa, 0.22), (arithmetic_qa, 0.44), (chitchat_qa, 0.12)]
 
 
+# Openings and endings wrapped around training questions, so that the model answers the
+# question inside rather than reacting to the wording around it (e.g. a final 吗 is not "I don't
+# know"). None of them is how a held-out phrasing starts.
+ZH_WRAPS = [("请问", "？"), ("我想问一下，", "？"), ("嗯，", "？"), ("麻烦告诉我，", "。"), ("能告诉我", "吗？"),
+            ("我想知道", "。"), ("", "呢？"), ("那", "？"), ("考考你，", "？")]
+EN_WRAPS = [("Quick question: ", "?"), ("Hey, ", "?"), ("So, ", "?"), ("I wonder, ", "?"),
+            ("Could you tell me: ", "?"), ("", ""), ("Please answer: ", "?")]
+
+
+def wrap(rng, q):
+    core = q.rstrip("？?。.")
+    if any("\u4e00" <= ch <= "\u9fff" for ch in core):
+        head, tail = rng.choice(ZH_WRAPS)
+        return head + core + tail
+    head, tail = rng.choice(EN_WRAPS)
+    if head and core[:1].isupper() and not core.startswith("I "):
+        core = core[0].lower() + core[1:]
+    return head + core + tail
+
+
 def single_qa(rng, held=False):
     r = rng.random()
     for fn, w in KINDS:
         if r < w:
-            return fn(rng, held)
+            q, a = fn(rng, held)
+            if not held and fn is not chitchat_qa and rng.random() < 0.25:
+                q = wrap(rng, q)
+            return q, a
         r -= w
     return KINDS[-1][0](rng, held)
 

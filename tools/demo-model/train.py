@@ -1,9 +1,12 @@
 """Builds the tokenizer, generates the chats and trains the model (AdamW, cosine schedule).
 
-    python3 train.py --work DIR [--steps N]
+    python3 train.py --work DIR [--steps N] [--threads N]
 
-Writes DIR/tokenizer.json and DIR/model.pt. Seeded: the same command gives the same data and
-the same initial weights (bit-identical training also needs the same torch build and threads).
+Writes DIR/tokenizer.json, DIR/model.pt (also every 500 steps) and DIR/train.json. Seeded: the
+same command gives the same data and the same initial weights (bit-identical weights also need
+the same torch build, CPU and --threads). --threads 2 suits a quiet 2-core machine; where other
+processes compete for the cores, --threads 1 is several times faster (OpenMP threads that wait
+for each other spin and burn the CPU time the other thread needs).
 """
 import argparse
 import json
@@ -47,10 +50,10 @@ def make_batches(tok, chats, batch_size, rng):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--work", required=True)
-    ap.add_argument("--steps", type=int, default=6000)
-    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--steps", type=int, default=4000)
+    ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=3e-3)
-    ap.add_argument("--chats", type=int, default=200000)
+    ap.add_argument("--chats", type=int, default=130000)
     ap.add_argument("--merges", type=int, default=1200)
     ap.add_argument("--seed", type=int, default=20240601)
     ap.add_argument("--threads", type=int, default=2)
