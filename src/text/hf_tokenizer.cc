@@ -12,6 +12,7 @@
 #include "text/hf_pipeline.h"
 #include "text/hf_tokenizer.h"
 #include "text/hf_vocab.h"
+#include "text/bpe_merge.h"
 #include "text/pair_table.h"
 #include "text/utf8.h"
 
@@ -19,10 +20,7 @@ namespace shuo::text {
 
 namespace {
 
-struct Merge {
-  int32_t rank;
-  int32_t merged_id;
-};
+using Merge = BpeMergeRule;
 
 bool is_ascii_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 
@@ -124,21 +122,8 @@ class HfBpeTokenizer final : public Tokenizer {
   }
 
  private:
-  struct Symbol {
-    int32_t prev, next;
-    int32_t id;
-  };
-  struct Pair {
-    int32_t rank;
-    int32_t left, right;
-    int32_t left_id, right_id;  // ids when queued; a mismatch on pop means stale
-    int32_t merged_id;
-  };
-  struct PairAfter {  // min-heap: lowest rank, then leftmost
-    bool operator()(const Pair& a, const Pair& b) const {
-      return a.rank > b.rank || (a.rank == b.rank && a.left > b.left);
-    }
-  };
+  using Symbol = BpeSymbol;
+  using Pair = BpeCandidate;
   struct Scratch {
     std::vector<HfWord> words;
     std::vector<Symbol> sym;
@@ -238,32 +223,7 @@ class HfBpeTokenizer final : public Tokenizer {
       sym[i].next = i + 1 < m ? i + 1 : -1;
     }
 
-    auto& heap = sc->heap;
-    heap.clear();
-    auto try_pair = [&](int32_t left, int32_t right) {
-      if (left < 0 || right < 0) return;
-      const int32_t a = sym[left].id, b = sym[right].id;
-      const Merge* mg = merges_.find(a, b);
-      if (!mg) return;
-      heap.push_back({mg->rank, left, right, a, b, mg->merged_id});
-      std::push_heap(heap.begin(), heap.end(), PairAfter{});
-    };
-    for (int32_t i = 0; i + 1 < m; ++i) try_pair(i, i + 1);
-    while (!heap.empty()) {
-      std::pop_heap(heap.begin(), heap.end(), PairAfter{});
-      const Pair p = heap.back();
-      heap.pop_back();
-      Symbol& l = sym[p.left];
-      Symbol& r = sym[p.right];
-      if (l.next != p.right || l.id != p.left_id || r.id != p.right_id) continue;
-      l.id = p.merged_id;
-      l.next = r.next;
-      if (r.next >= 0) sym[r.next].prev = p.left;
-      r.id = -1;
-      r.next = r.prev = -1;
-      try_pair(l.prev, p.left);
-      try_pair(p.left, l.next);
-    }
+    bpe_merge(sym, merges_, sc->heap);
     for (int32_t i = 0; i >= 0; i = sym[i].next) out->push_back(sym[i].id);
   }
 

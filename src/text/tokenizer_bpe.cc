@@ -6,6 +6,7 @@
 
 #include "format/gguf.h"
 #include "text/byte_level.h"
+#include "text/bpe_merge.h"
 #include "text/pair_table.h"
 #include "text/pre_tokenizer.h"
 #include "text/tokenizer_impl.h"
@@ -16,10 +17,7 @@ namespace {
 
 constexpr const char* kMergesKey = "tokenizer.ggml.merges";
 
-struct Merge {
-  int32_t rank;
-  int32_t merged_id;
-};
+using Merge = BpeMergeRule;
 
 class BpeTokenizer final : public Tokenizer {
  public:
@@ -52,21 +50,8 @@ class BpeTokenizer final : public Tokenizer {
   }
 
  private:
-  struct Symbol {
-    int32_t prev, next;
-    int32_t id;  // current token; -1: this byte has no token
-  };
-  struct Pair {
-    int32_t rank;
-    int32_t left, right;
-    int32_t left_id, right_id;  // ids when queued; a mismatch on pop means stale
-    int32_t merged_id;
-  };
-  struct PairAfter {  // min-heap: lowest rank, then leftmost
-    bool operator()(const Pair& a, const Pair& b) const {
-      return a.rank > b.rank || (a.rank == b.rank && a.left > b.left);
-    }
-  };
+  using Symbol = BpeSymbol;  // id -1: this byte has no token
+  using Pair = BpeCandidate;
   struct Scratch {  // reused across the words of one encode call
     std::vector<Symbol> sym;
     std::vector<Pair> heap;
@@ -92,34 +77,7 @@ class BpeTokenizer final : public Tokenizer {
     for (int32_t i = 0; i < n; ++i)
       sym.push_back({i - 1, i + 1 < n ? i + 1 : -1, byte_ids_[static_cast<uint8_t>(w[i])]});
 
-    auto& heap = sc->heap;  // a binary heap via std::push_heap / std::pop_heap
-    heap.clear();
-    auto try_pair = [&](int32_t left, int32_t right) {
-      if (left < 0 || right < 0) return;
-      const int32_t a = sym[left].id, b = sym[right].id;
-      if (a < 0 || b < 0) return;
-      const Merge* m = merges_.find(a, b);
-      if (!m) return;
-      heap.push_back({m->rank, left, right, a, b, m->merged_id});
-      std::push_heap(heap.begin(), heap.end(), PairAfter{});
-    };
-    for (int32_t i = 0; i + 1 < n; ++i) try_pair(i, i + 1);
-
-    while (!heap.empty()) {
-      std::pop_heap(heap.begin(), heap.end(), PairAfter{});
-      const Pair p = heap.back();
-      heap.pop_back();
-      Symbol& l = sym[p.left];
-      Symbol& r = sym[p.right];
-      if (l.next != p.right || l.id != p.left_id || r.id != p.right_id) continue;
-      l.id = p.merged_id;
-      l.next = r.next;
-      if (r.next >= 0) sym[r.next].prev = p.left;
-      r.id = -1;
-      r.next = r.prev = -1;
-      try_pair(l.prev, p.left);
-      try_pair(p.left, l.next);
-    }
+    bpe_merge(sym, merges_, sc->heap);
 
     for (int32_t i = 0; i >= 0; i = sym[i].next) {
       if (sym[i].id >= 0) {
