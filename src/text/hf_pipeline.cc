@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "text/pre_tokenizer.h"
+#include "text/replace_all.h"
 #include "text/utf8.h"
 
 namespace shuo::text {
@@ -49,22 +50,6 @@ bool is_whitespace(uint32_t c) {
   return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
          (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
          c == 0x205F || c == 0x3000;
-}
-
-std::string replace_all(std::string_view s, std::string_view from, std::string_view to) {
-  if (from.empty()) return std::string(s);
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0;;) {
-    const size_t j = s.find(from, i);
-    if (j == std::string_view::npos) {
-      out.append(s.substr(i));
-      return out;
-    }
-    out.append(s.substr(i, j - i));
-    out.append(to);
-    i = j + from.size();
-  }
 }
 
 // Unicode normalization of the valid runs of `s` (utf8proc).

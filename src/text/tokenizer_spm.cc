@@ -8,6 +8,7 @@
 
 #include "text/byte_level.h"
 #include "text/pair_table.h"
+#include "text/replace_all.h"
 #include "text/tokenizer_impl.h"
 
 namespace shuo::text {
@@ -192,21 +193,6 @@ class SpmTokenizer final : public Tokenizer {
         const int32_t id = byte_ids_[static_cast<uint8_t>(c)];
         if (id >= 0) out->push_back(id);
       }
-    }
-  }
-
-  static std::string replace_all(std::string_view s, std::string_view from, std::string_view to) {
-    std::string out;
-    out.reserve(s.size());
-    for (size_t i = 0;;) {
-      const size_t j = s.find(from, i);
-      if (j == std::string_view::npos) {
-        out.append(s.substr(i));
-        return out;
-      }
-      out.append(s.substr(i, j - i));
-      out.append(to);
-      i = j + from.size();
     }
   }
 
