@@ -139,14 +139,10 @@ Result<void> run_job(const format::GgufTensorInfo& t, const Job& job, tensor::Th
           break;
         }
         if (check_finite)
-          for (int64_t c = 0; c < cols; ++c)
-            if (!std::isfinite(f[c])) {
-              err = {r, Error{ErrorCode::kBadFile, t.name,
-                              "row " + std::to_string(r) + " column " + std::to_string(c) + " is " +
-                                  (std::isnan(f[c]) ? "NaN" : "infinite")}};
-              break;
-            }
-        if (err.row >= 0) break;
+          if (auto ok = check_row_finite(f, cols, t.name, r); !ok) {
+            err = {r, ok.error()};
+            break;
+          }
         if (auto q = tensor::quantize(dst, f, out.data() + size_t(i) * dst_row, cols); !q) err = {r, q.error()};
       }
     });

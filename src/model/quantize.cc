@@ -77,6 +77,14 @@ std::string quant_preset_names() {
   return s;
 }
 
+Result<void> check_row_finite(const float* row, int64_t cols, const std::string& tensor, int64_t r) {
+  for (int64_t c = 0; c < cols; ++c)
+    if (!std::isfinite(row[c]))
+      return Error{ErrorCode::kBadFile, tensor,
+                   "row " + std::to_string(r) + " column " + std::to_string(c) + " is " + (std::isnan(row[c]) ? "NaN" : "infinite")};
+  return {};
+}
+
 Result<std::vector<TensorPlan>> plan_quantization(const format::GgufFile& in, const QuantPreset& preset,
                                                   const QuantizeOptions& opts) {
   const bool has_output = in.find_tensor("output.weight") != nullptr;
@@ -162,14 +170,10 @@ Result<void> convert_tensor(const format::GgufTensorInfo& t, const TensorPlan& p
         auto d = tensor::dequantize(p.src_type, t.data + size_t(r) * src_row, f, cols);
         if (!d) { err = {r, d.error()}; break; }
         if (check_finite)
-          for (int64_t c = 0; c < cols; ++c)
-            if (!std::isfinite(f[c])) {
-              err = {r, Error{ErrorCode::kBadFile, t.name,
-                              "row " + std::to_string(r) + " column " + std::to_string(c) + " is " +
-                                  (std::isnan(f[c]) ? "NaN" : "infinite")}};
-              break;
-            }
-        if (err.row >= 0) break;
+          if (auto ok = check_row_finite(f, cols, t.name, r); !ok) {
+            err = {r, ok.error()};
+            break;
+          }
         auto q = tensor::quantize(p.dst_type, f, out.data() + size_t(i) * dst_row, cols);
         if (!q) err = {r, q.error()};
       }

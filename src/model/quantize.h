@@ -46,6 +46,10 @@ struct TensorPlan {
 Result<std::vector<TensorPlan>> plan_quantization(const format::GgufFile& in, const QuantPreset& preset,
                                                   const QuantizeOptions& opts = {});
 
+// Quantized blocks cannot hold NaN/Inf faithfully (a block's scale would be poisoned): a row
+// about to be quantized is checked first. The error names the tensor, row and column.
+Result<void> check_row_finite(const float* row, int64_t cols, const std::string& tensor, int64_t r);
+
 struct QuantizeProgress {
   size_t tensors_done = 0, tensors_total = 0;
   uint64_t bytes_done = 0, bytes_total = 0;  // output bytes
