@@ -113,6 +113,7 @@ std::string render_builtin(BuiltinChatFormat format, const ChatTemplateInputs& i
       if (in.add_generation_prompt) out += "<|start_header_id|>assistant<|end_header_id|>\n\n";
       break;
     case BuiltinChatFormat::kChatGLM: {
+      out += in.bos_token;  // ChatGLM2's prefix tokens ("[gMASK]sop") where the vocab has them
       int round = 0;
       bool awaiting_answer = false;
       for (const auto& m : messages) {

@@ -94,6 +94,7 @@ TEST(TinyArchsServer, ChatglmStopsAtTheNextRoleToken) {
 TEST(TinyArchsServer, ChatglmWithoutTemplateUsesRoundFormatOnGlmChat) {
   SHUO_REQUIRE_TESTDATA("tiny-archs/chatglm-tiny.gguf");
   // The same model with tokenizer.chat_template removed (as original ChatGLM2 GGUFs come).
+  // Its vocab has ChatGLM's [gMASK] and sop tokens, so prompts start with them.
   auto src = format::GgufFile::open(tiny("chatglm-tiny.gguf"));
   ASSERT_TRUE(src.ok()) << src.error().to_string();
   format::GgufWriter w;
@@ -107,13 +108,18 @@ TEST(TinyArchsServer, ChatglmWithoutTemplateUsesRoundFormatOnGlmChat) {
 
   Server s(path);
   ASSERT_TRUE(s.p.ok()) << s.p.log();
-  // The [Round n] prompt sent as plain text must give the reply /chat gives for the query.
+  // The [Round n] prompt sent as plain text, after ChatGLM2's prefix tokens [gMASK] sop, must
+  // give the reply /chat gives for the query.
   const std::string query = "What is the capital of France?";
+  const std::string round = "[Round 1]\n\n问：" + query + "\n\n答：";
   Reply r = post(s.p.port(), "/v1/completions",
-                 Json{{"prompt", "[Round 1]\n\n问：" + query + "\n\n答："}, {"max_tokens", 24}, {"temperature", 0}});
+                 Json{{"prompt", "[gMASK]sop" + round}, {"max_tokens", 24}, {"temperature", 0}});
   ASSERT_EQ(r.status, 200) << r.body;
   Json want = json_of(r);
   const int n_prompt = want["usage"]["prompt_tokens"];
+  Reply bare = post(s.p.port(), "/v1/completions", Json{{"prompt", round}, {"max_tokens", 1}});
+  ASSERT_EQ(bare.status, 200) << bare.body;
+  EXPECT_EQ(json_of(bare)["usage"]["prompt_tokens"], n_prompt - 2);  // the prefix is two special tokens
   Reply g = post(s.p.port(), "/chat", Json{{"query", query}, {"temperature", 0}, {"max_length", n_prompt + 24}});
   ASSERT_EQ(g.status, 200) << g.body;
   EXPECT_EQ(json_of(g)["response"], want["choices"][0]["text"]);

@@ -348,8 +348,14 @@ TEST(Builtin, Llama3) {
             "<|start_header_id|>assistant<|end_header_id|>\n\n");
 }
 
+// The prompt starts with bos_token: ChatGLM2's prefix tokens where the vocab has them.
 TEST(Builtin, ChatGLMRoundsCountFromOne) {
-  EXPECT_EQ(render_builtin(BuiltinChatFormat::kChatGLM, conversation(true)),
+  ChatTemplateInputs in = conversation(true);
+  in.bos_token = "[gMASK]sop";
+  EXPECT_EQ(render_builtin(BuiltinChatFormat::kChatGLM, in),
+            "[gMASK]sopBe brief.\n\n[Round 1]\n\n问：Hi\n\n答： Hello! \n\n[Round 2]\n\n问：How are you?\n\n答：");
+  in.bos_token = "";
+  EXPECT_EQ(render_builtin(BuiltinChatFormat::kChatGLM, in),
             "Be brief.\n\n[Round 1]\n\n问：Hi\n\n答： Hello! \n\n[Round 2]\n\n问：How are you?\n\n答：");
 }
 

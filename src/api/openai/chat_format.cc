@@ -51,8 +51,13 @@ ChatFormat chat_format_for_model(const format::GgufFile& file, std::string_view 
   const bool llama3 = tok.find_token("<|start_header_id|>") && tok.find_token("<|end_header_id|>") &&
                       tok.find_token("<|eot_id|>");
   auto token_string = [&tok](int32_t id) { return id >= 0 ? tok.token_text(id) : std::string(); };
-  return ChatFormat(std::move(tpl), text::builtin_chat_format_for(arch, llama3), token_string(tok.bos_id()),
-                    token_string(tok.eos_id()));
+  const text::BuiltinChatFormat builtin = text::builtin_chat_format_for(arch, llama3);
+  std::string bos = token_string(tok.bos_id());
+  // ChatGLM2's tokenizer starts every prompt with its [gMASK] and sop tokens (its
+  // build_inputs_with_special_tokens); the [Round n] format renders them as its bos_token.
+  if (!tpl && builtin == text::BuiltinChatFormat::kChatGLM)
+    bos = tok.find_token("[gMASK]") && tok.find_token("sop") ? "[gMASK]sop" : "";
+  return ChatFormat(std::move(tpl), builtin, std::move(bos), token_string(tok.eos_id()));
 }
 
 }  // namespace shuo::api::openai
