@@ -359,7 +359,7 @@ void HfPreTokenizerChain::split(std::string text, bool at_input_start,
       case K::kByteLevel: {
         if (s.spec.add_prefix_space)
           for (HfWord& w : words)
-            if (w.text.empty() || w.text[0] != ' ') w.text.insert(0, " ");
+            if (w.text.empty() || w.text[0] != ' ') w.text = " " + w.text;  // not insert(0, …): GCC 12 -Wrestrict false positive
         if (!s.regex.empty()) run_split(s, &words);
         for (HfWord& w : words) {
           std::string enc;
