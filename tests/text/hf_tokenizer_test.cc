@@ -185,9 +185,10 @@ TEST_P(HfVersusGguf, SameIdsOnTheTestStrings) {
   for (const std::string& text : inputs) {
     EXPECT_EQ(hf->tokenizer->encode(text, false, false), (*gguf)->encode(text, false, false))
         << escape(text);
-    if (p.same_bos)
+    if (p.same_bos) {
       EXPECT_EQ(hf->tokenizer->encode(text, true, false), (*gguf)->encode(text, true, false))
           << escape(text);
+    }
   }
 }
 
@@ -232,7 +233,9 @@ TEST(HfTokenizer, GgufVocabPadding) {
     if (key != "tokenizer.ggml.tokens" && key != "tokenizer.ggml.token_type" && key != "tokenizer.ggml.scores") continue;
     const auto& arr = std::get<std::shared_ptr<const format::GgufArray>>(value.v);
     EXPECT_EQ(arr->items.size(), 520u) << key;
-    if (key == "tokenizer.ggml.tokens") EXPECT_EQ(std::get<std::string>(arr->items[519].v), "[PAD519]");
+    if (key == "tokenizer.ggml.tokens") {
+      EXPECT_EQ(std::get<std::string>(arr->items[519].v), "[PAD519]");
+    }
   }
   auto small = load_hf_tokenizer((hf_dir() / "stories260K").string(), {.vocab_size = 100});
   ASSERT_TRUE(small.ok());
@@ -519,8 +522,9 @@ TEST(SpmModel, TrainedModelMatchesSpmEncode) {
   ASSERT_TRUE(g.ok()) << g.error().to_string();
   // (Except the user-defined symbol: GGUF readers, llama.cpp too, put a "▁" after it.)
   for (size_t i = 0; i < lines.size(); ++i)
-    if (lines[i].find("<tool>") == std::string::npos)
+    if (lines[i].find("<tool>") == std::string::npos) {
       EXPECT_EQ((*g)->encode(lines[i], false, false), expected[i]) << escape(lines[i]);
+    }
   fs::remove_all(dir);
 }
 
