@@ -77,17 +77,21 @@ SUB_EN = (["What is {a} minus {b}?", "What's {a} - {b}?", "{a} minus {b} equals 
 # Multi-turn memory. {x} is the name or city.
 NAME_INTRO_ZH = (["我叫{x}。", "我的名字是{x}。", "你好，我是{x}。", "我叫{x}", "你好，我叫{x}。"],
                  ["大家都叫我{x}。", "认识一下，我叫{x}。"])
-NAME_ASK_ZH = (["我叫什么名字？", "你还记得我的名字吗？", "我是谁？", "我叫什么？", "请说出我的名字。", "我的名字叫什么？"],
+NAME_ASK_ZH = (["我叫什么名字？", "你还记得我的名字吗？", "我是谁？", "我叫什么？", "请说出我的名字。", "我的名字叫什么？",
+                "还记得我是谁吗？", "我刚才说我叫什么？", "请问我叫什么名字？", "告诉我我的名字。"],
                ["你知道我叫什么吗？", "我的名字是什么？"])
 NAME_INTRO_EN = (["My name is {x}.", "I'm {x}.", "Call me {x}.", "Hi, I am {x}.", "my name is {x}"],
                  ["Hello, my name is {x}.", "People call me {x}."])
 NAME_ASK_EN = (["What is my name?", "Do you remember my name?", "Who am I?", "what is my name",
-                "Tell me my name."],
+                "Tell me my name.", "Remember my name?", "Say my name.", "What did I say my name was?",
+                "Which name did I give you?"],
                ["What's my name?", "Can you tell me my name?"])
 CITY_INTRO_ZH = (["我住在{x}。", "我现在住在{x}。", "我家在{x}。", "我一直在{x}生活。"], ["我一直住在{x}。"])
-CITY_ASK_ZH = (["我住在哪里？", "我住在哪个城市？", "你还记得我住在哪吗？", "我家在什么城市？", "我在哪个城市生活？"], ["我住在什么地方？"])
+CITY_ASK_ZH = (["我住在哪里？", "我住在哪个城市？", "你还记得我住在哪吗？", "我家在什么城市？", "我在哪个城市生活？",
+                "我刚才说我住在哪里？", "我生活在哪座城市？", "你记得我家在哪吗？"], ["我住在什么地方？"])
 CITY_INTRO_EN = (["I live in {x}.", "I am living in {x}.", "My home is in {x}."], ["I currently live in {x}."])
-CITY_ASK_EN = (["Where do I live?", "Which city do I live in?", "Do you remember where I live?"],
+CITY_ASK_EN = (["Where do I live?", "Which city do I live in?", "Do you remember where I live?",
+                "Where is my home?", "Which city is my home?", "Tell me where I live.", "Where did I say I live?"],
                ["What city do I live in?"])
 
 # Fixed-answer chit-chat: (train prompts, held-out prompts, answer).
@@ -277,8 +281,10 @@ def training_chat(rng):
     msgs = []
     if rng.random() < 0.2:
         msgs.append({"role": "system", "content": rng.choice(SYSTEM_PROMPTS)})
-    if rng.random() < 0.22:
+    if rng.random() < 0.3:
         intro, reply, ask, answer = memory_turns(rng, False)
+        if rng.random() < 0.25:
+            ask = wrap(rng, ask)
         msgs += [{"role": "user", "content": intro}, {"role": "assistant", "content": reply}]
         for _ in range(rng.choice([0, 0, 1, 2])):  # unrelated turns in between
             q, a = single_qa(rng)
