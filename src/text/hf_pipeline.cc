@@ -10,6 +10,7 @@
 #include "text/pre_tokenizer.h"
 #include "text/replace_all.h"
 #include "text/utf8.h"
+#include "text/vocab.h"
 
 namespace shuo::text {
 
@@ -156,19 +157,6 @@ void append_lossy(std::string_view s, std::string* out) {
   }
 }
 
-// "<0xAB>" → 0xAB (uppercase or lowercase hex); -1 otherwise.
-int byte_token(std::string_view s) {
-  if (s.size() != 6 || s.substr(0, 3) != "<0x" || s[5] != '>') return -1;
-  int v = 0;
-  for (char c : s.substr(3, 2)) {
-    v <<= 4;
-    if (c >= '0' && c <= '9') v |= c - '0';
-    else if (c >= 'A' && c <= 'F') v |= c - 'A' + 10;
-    else if (c >= 'a' && c <= 'f') v |= c - 'a' + 10;
-    else return -1;
-  }
-  return v;
-}
 
 // GPT-2 alphabet text → bytes. A token with any character outside the alphabet keeps its own
 // bytes (added tokens are stored as plain text), as HF's ByteLevel decoder does.
@@ -420,7 +408,7 @@ std::string HfDecoderChain::decode(std::vector<std::string> tokens, bool from_st
           n_bytes = 0;
         };
         for (std::string& t : tokens) {
-          const int b = byte_token(t);
+          const int b = parse_byte_token(t);
           if (b >= 0) {
             bytes.push_back(static_cast<char>(b));
             ++n_bytes;
@@ -482,7 +470,7 @@ std::string HfDecoderChain::piece(const std::string& token) const {
     switch (d.kind) {
       case K::kReplace: t = replace_all(t, d.pattern.text, d.content); break;
       case K::kByteFallback:
-        if (const int b = byte_token(t); b >= 0) t.assign(1, static_cast<char>(b));
+        if (const int b = parse_byte_token(t); b >= 0) t.assign(1, static_cast<char>(b));
         break;
       case K::kFuse:
       case K::kStrip: break;  // whole-text rules; a lone piece keeps its bytes

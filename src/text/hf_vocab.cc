@@ -5,15 +5,6 @@
 
 namespace shuo::text {
 
-namespace {
-
-bool is_byte_token(std::string_view s) {
-  auto hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f'); };
-  return s.size() == 6 && s.substr(0, 3) == "<0x" && s[5] == '>' && hex(s[3]) && hex(s[4]);
-}
-
-}  // namespace
-
 Result<HfVocabTable> build_hf_vocab(const HfTokenizerSpec& spec) {
   HfVocabTable t;
   Vocab& v = t.vocab;
@@ -36,7 +27,7 @@ Result<HfVocabTable> build_hf_vocab(const HfTokenizerSpec& spec) {
     t.model_ids.emplace(text, id);
     if (v.types[id] != TokenType::kUndefined) continue;  // two strings for one id: the first names it
     v.texts[id] = text;
-    v.types[id] = spec.byte_fallback && is_byte_token(text) ? TokenType::kByte : TokenType::kNormal;
+    v.types[id] = spec.byte_fallback && parse_byte_token(text) >= 0 ? TokenType::kByte : TokenType::kNormal;
   }
   // Added tokens win over the model's text for their id, as HF's id_to_token does.
   for (const HfAddedToken& a : spec.added_tokens) {

@@ -17,20 +17,6 @@ namespace {
 
 constexpr std::string_view kSpace = "\xE2\x96\x81";  // U+2581 LOWER ONE EIGHTH BLOCK
 
-// Parses "<0xAB>"; -1 when `s` is not a byte token spelling.
-int parse_byte_token(std::string_view s) {
-  if (s.size() != 6 || s.substr(0, 3) != "<0x" || s[5] != '>') return -1;
-  int v = 0;
-  for (char c : s.substr(3, 2)) {
-    v <<= 4;
-    if (c >= '0' && c <= '9') v |= c - '0';
-    else if (c >= 'A' && c <= 'F') v |= c - 'A' + 10;
-    else if (c >= 'a' && c <= 'f') v |= c - 'a' + 10;
-    else return -1;
-  }
-  return v;
-}
-
 class SpmTokenizer final : public Tokenizer {
  public:
   explicit SpmTokenizer(Vocab vocab) : Tokenizer(std::move(vocab)) {

@@ -75,4 +75,7 @@ struct Vocab {
 // Errors name the key: a missing token list, arrays of mismatched length, an id out of range.
 Result<Vocab> load_vocab(const format::GgufFile& f);
 
+// The byte a byte-fallback token spells ("<0xAB>" → 0xAB, either hex case); -1 for any other text.
+int parse_byte_token(std::string_view s);
+
 }  // namespace shuo::text
