@@ -58,6 +58,10 @@ int run_generate(GenerateArgs a) {
   const std::vector<int32_t> prompt = tok->encode(a.prompt, /*add_special=*/true, /*parse_special=*/false);
   if (prompt.empty()) return fail({ErrorCode::kBadField, "--prompt", "is empty and the model adds no BOS token"});
   const int32_t ctx = a.ctx > 0 ? a.ctx : std::min(cfg.n_ctx_train, 4096);
+  // Learned position tables (gpt2) end; refuse up front rather than stop mid-generation.
+  if (ctx > cfg.max_positions())
+    return fail({ErrorCode::kLimit, "--ctx", std::to_string(ctx) + " exceeds the " + std::to_string(cfg.max_positions()) +
+                                                 " positions " + cfg.arch + " has learned"});
   if (int64_t(prompt.size()) + a.n_predict > ctx)
     return fail({ErrorCode::kLimit, "--ctx", "prompt (" + std::to_string(prompt.size()) + " tokens) + -n " + std::to_string(a.n_predict) +
                                                  " exceeds the context size " + std::to_string(ctx)});

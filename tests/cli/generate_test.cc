@@ -60,6 +60,20 @@ TEST(CliGenerate, KvCacheTypesKeepTheReferenceIds) {
   EXPECT_NE(bad.err.find("--kv-cache-dtype"), std::string::npos) << bad.err;
 }
 
+// gpt2's learned positions end at its context_length (256 in the tiny model): a larger --ctx is
+// refused before any generation instead of failing at position 256.
+TEST(CliGenerate, ContextPastLearnedPositionsIsRefused) {
+  SHUO_REQUIRE_TESTDATA("tiny-archs/gpt2-tiny.gguf");
+  const std::string gpt2 = (shuo::testing::testdata_dir() / "tiny-archs/gpt2-tiny.gguf").string();
+  auto r = run_shuo({"generate", "-m", gpt2, "-p", "Hello", "-n", "8", "--ctx", "1000", "--temp", "0"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("--ctx"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("256 positions gpt2 has learned"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out, "");
+  auto ok = run_shuo({"generate", "-m", gpt2, "-p", "Hello", "-n", "8", "--ctx", "256", "--temp", "0"});
+  EXPECT_EQ(ok.status, 0) << ok.err;
+}
+
 TEST(CliGenerate, SeededSamplingIsReproducible) {
   SHUO_REQUIRE_TESTDATA("stories260K/model.gguf");
   auto a = run_shuo({"generate", "-m", model(), "-p", "The cat", "-n", "24", "--temp", "0.9", "--seed", "7", "--ids"});
