@@ -22,6 +22,7 @@
 #include "format/gguf.h"
 #include "format/gguf_writer.h"
 #include "test_support.h"
+#include "tokenizer_vector_files.h"
 #include "text/chat_template.h"
 #include "text/hf_tokenizer.h"
 #include "text/hf_tokenizer_json.h"
@@ -31,48 +32,12 @@ namespace shuo::text {
 namespace {
 
 namespace fs = std::filesystem;
+using namespace testing_vectors;
 using nlohmann::json;
 
 fs::path hf_dir() { return testing::testdata_dir() / "hf-tokenizers"; }
 
 const std::string kDirs[] = {"gpt2", "llama3", "qwen3", "mistral", "stories260K", "stories260K-metaspace"};
-
-std::string escape(std::string_view s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (c == '\n') out += "\\n";
-    else if (c == '\t') out += "\\t";
-    else if (c < 0x20) out += "\\x" + std::to_string(c);
-    else out += static_cast<char>(c);
-  }
-  return out;
-}
-
-std::vector<std::vector<int32_t>> parse_out(const std::string& out) {
-  std::vector<std::vector<int32_t>> lines;
-  std::istringstream in(out);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::vector<int32_t> ids;
-    std::istringstream ls(line);
-    int32_t id;
-    while (ls >> id) ids.push_back(id);
-    lines.push_back(std::move(ids));
-  }
-  return lines;
-}
-
-std::vector<std::string> split_inp(const std::string& inp) {
-  static constexpr std::string_view kSep = "\n__ggml_vocab_test__\n";
-  std::vector<std::string> out;
-  for (size_t pos = 0;;) {
-    const size_t next = inp.find(kSep, pos);
-    if (next == std::string::npos) break;
-    out.push_back(inp.substr(pos, next - pos));
-    pos = next + kSep.size();
-  }
-  return out;
-}
 
 class HfTokenizerDir : public ::testing::TestWithParam<std::string> {
  protected:

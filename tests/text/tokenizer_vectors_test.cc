@@ -15,12 +15,14 @@
 
 #include "format/gguf.h"
 #include "test_support.h"
+#include "tokenizer_vector_files.h"
 #include "text/tokenizer.h"
 
 namespace shuo::text {
 namespace {
 
 namespace fs = std::filesystem;
+using namespace testing_vectors;
 
 fs::path vocab_dir() { return testing::testdata_dir() / "tokenizers"; }
 
@@ -30,33 +32,6 @@ struct VectorCase {
 };
 
 void PrintTo(const VectorCase& c, std::ostream* os) { *os << c.vocab << " #" << c.index; }
-
-std::vector<std::string> split_inp(const std::string& inp) {
-  static constexpr std::string_view kSep = "\n__ggml_vocab_test__\n";
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (true) {
-    const size_t next = inp.find(kSep, pos);
-    if (next == std::string::npos) break;
-    out.push_back(inp.substr(pos, next - pos));
-    pos = next + kSep.size();
-  }
-  return out;
-}
-
-std::vector<std::vector<int32_t>> parse_out(const std::string& out) {
-  std::vector<std::vector<int32_t>> lines;
-  std::istringstream in(out);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::vector<int32_t> ids;
-    std::istringstream ls(line);
-    int32_t id;
-    while (ls >> id) ids.push_back(id);
-    lines.push_back(std::move(ids));
-  }
-  return lines;
-}
 
 std::vector<VectorCase> vector_cases() {
   std::vector<VectorCase> cases;
@@ -97,17 +72,6 @@ const Tokenizer* load_tokenizer(const fs::path& path, Error* error) {
     slot = std::move(*tok);
   }
   return slot.get();
-}
-
-std::string escape(std::string_view s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (c == '\n') out += "\\n";
-    else if (c == '\t') out += "\\t";
-    else if (c < 0x20) out += "\\x" + std::to_string(c);
-    else out += static_cast<char>(c);
-  }
-  return out;
 }
 
 class TokenizerVectors : public ::testing::TestWithParam<VectorCase> {};
