@@ -25,7 +25,7 @@ namespace {
 
 struct BenchArgs {
   std::vector<std::string> models;
-  std::vector<int32_t> n_prompt{512}, n_gen{128}, threads, batch{1};
+  std::vector<int32_t> n_prompt{512}, n_gen{128}, threads, batch{1}, depth{0};
   int reps = 5;
   bool json = false;
   bool no_repack = false;
@@ -73,15 +73,16 @@ std::string fmt(const char* f, double a, double b = 0) {
 struct Row {
   std::string model, type, test;
   double size_mib = 0;
-  int threads = 0, batch = 1;
+  int threads = 0, batch = 1, depth = 0;
   engine::BenchStats st;
   int n_reps = 0;
   double bw_pct = NAN;  // NaN: not a decode test
 };
 
 void print_row(const Row& r) {
-  std::printf("| %-24s | %-6s | %10s | %7d | %5d | %-6s | %18s | %8s | %6s |\n", r.model.c_str(), r.type.c_str(),
-              fmt("%.2f MiB", r.size_mib).c_str(), r.threads, r.batch, r.test.c_str(),
+  const std::string test = r.depth > 0 ? r.test + " @ d" + std::to_string(r.depth) : r.test;
+  std::printf("| %-24s | %-6s | %10s | %7d | %5d | %-14s | %18s | %8s | %6s |\n", r.model.c_str(), r.type.c_str(),
+              fmt("%.2f MiB", r.size_mib).c_str(), r.threads, r.batch, test.c_str(),
               fmt("%.2f ± %.2f", r.st.mean, r.st.stddev).c_str(), fmt("%.2f", r.st.median).c_str(),
               std::isnan(r.bw_pct) ? "-" : fmt("%.0f%%", r.bw_pct).c_str());
   std::fflush(stdout);
@@ -89,7 +90,8 @@ void print_row(const Row& r) {
 
 void print_json(const Row& r, const char* isa, double bw_gbs, uint64_t decode_bytes) {
   nlohmann::json j = {{"model", r.model},      {"type", r.type},          {"threads", r.threads},
-                      {"batch", r.batch},      {"test", r.test},          {"tokens_per_s", r.st.mean},
+                      {"batch", r.batch},      {"test", r.test},          {"depth", r.depth},
+                      {"tokens_per_s", r.st.mean},
                       {"stddev", r.st.stddev}, {"median", r.st.median},   {"reps", r.n_reps},
                       {"kernel_isa", isa},     {"bandwidth_gbs", bw_gbs}, {"decode_weight_bytes", decode_bytes}};
   j["bandwidth_pct"] = std::isnan(r.bw_pct) ? nlohmann::json(nullptr) : nlohmann::json(r.bw_pct);
@@ -106,6 +108,8 @@ int run_bench(const BenchArgs& a) {
     if (v < 0) return fail({ErrorCode::kBadField, "-n", "must be ≥ 0 (0 skips the tg test)"});
   for (int32_t v : a.batch)
     if (v < 1) return fail({ErrorCode::kBadField, "--batch", "must be ≥ 1"});
+  for (int32_t v : a.depth)
+    if (v < 0) return fail({ErrorCode::kBadField, "-d", "must be ≥ 0"});
   std::vector<int32_t> threads = a.threads;
   if (threads.empty()) threads.push_back(tensor::physical_core_count());
   for (int32_t t : threads)
@@ -132,7 +136,9 @@ int run_bench(const BenchArgs& a) {
     load_opts.pack_weights = !a.no_repack;
     auto model = model::load_model(*file, load_opts);
     if (!model) return fail(model.error());
+    if (auto k = (*model)->check_kv_type(a.kv_type); !k) return fail(k.error());
     const uint64_t decode_bytes = engine::decode_weight_bytes(*file);
+    const uint64_t kv_pos_bytes = engine::kv_bytes_per_position(**model, a.kv_type);
     Row base;
     base.model = model_name(*file, path);
     base.type = model_type(*file);
@@ -143,11 +149,11 @@ int run_bench(const BenchArgs& a) {
                  double(engine::resident_memory_bytes()) / (1024.0 * 1024.0),
                  double(file->file_size()) / (1024.0 * 1024.0));
     if (!a.json && !header) {
-      std::printf("\n| %-24s | %-6s | %10s | %7s | %5s | %-6s | %18s | %8s | %6s |\n", "model", "type", "size",
+      std::printf("\n| %-24s | %-6s | %10s | %7s | %5s | %-14s | %18s | %8s | %6s |\n", "model", "type", "size",
                   "threads", "batch", "test", "t/s", "median", "bw %");
       std::printf("|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", std::string(26, '-').c_str(), std::string(8, '-').c_str(),
                   std::string(12, '-').c_str(), std::string(9, '-').c_str(), std::string(7, '-').c_str(),
-                  std::string(8, '-').c_str(), std::string(20, '-').c_str(), std::string(10, '-').c_str(),
+                  std::string(16, '-').c_str(), std::string(20, '-').c_str(), std::string(10, '-').c_str(),
                   std::string(8, '-').c_str());
       header = true;
     }
@@ -157,31 +163,38 @@ int run_bench(const BenchArgs& a) {
         if (a.json) print_json(r, (*model)->kernel_isa(), bw[t], decode_bytes);
         else print_row(r);
       };
-      for (int32_t p : a.n_prompt) {
-        if (p == 0) continue;
-        auto s = engine::bench_prompt(**model, p, a.reps, pool, a.seed, a.kv_type);
-        if (!s) return fail(s.error());
-        Row r = base;
-        r.threads = t;
-        r.test = "pp" + std::to_string(p);
-        r.st = engine::summarize(*s);
-        r.n_reps = a.reps;
-        emit(r);
-      }
-      for (int32_t n : a.n_gen) {
-        if (n == 0) continue;
-        for (int32_t b : a.batch) {
-          auto s = engine::bench_generate(**model, n, b, a.reps, pool, a.seed, a.kv_type);
+      for (int32_t d : a.depth) {
+        for (int32_t p : a.n_prompt) {
+          if (p == 0) continue;
+          auto s = engine::bench_prompt(**model, p, a.reps, pool, a.seed, a.kv_type, d);
           if (!s) return fail(s.error());
           Row r = base;
           r.threads = t;
-          r.batch = b;
-          r.test = "tg" + std::to_string(n);
+          r.depth = d;
+          r.test = "pp" + std::to_string(p);
           r.st = engine::summarize(*s);
           r.n_reps = a.reps;
-          // Each step reads the weights once for all `b` sequences.
-          r.bw_pct = bw[t] > 0 ? 100.0 * (r.st.mean / b) * double(decode_bytes) / (bw[t] * 1e9) : NAN;
           emit(r);
+        }
+        for (int32_t n : a.n_gen) {
+          if (n == 0) continue;
+          for (int32_t b : a.batch) {
+            auto s = engine::bench_generate(**model, n, b, a.reps, pool, a.seed, a.kv_type, d);
+            if (!s) return fail(s.error());
+            Row r = base;
+            r.threads = t;
+            r.batch = b;
+            r.depth = d;
+            r.test = "tg" + std::to_string(n);
+            r.st = engine::summarize(*s);
+            r.n_reps = a.reps;
+            // Each step reads the weights once for all `b` sequences, and each sequence's cached
+            // K/V (on average the prompt plus half the generated tokens).
+            const double prompt = d > 0 ? d : engine::kBenchTgPrompt;
+            const double step_bytes = double(decode_bytes) + b * (prompt + n / 2.0) * double(kv_pos_bytes);
+            r.bw_pct = bw[t] > 0 ? 100.0 * (r.st.mean / b) * step_bytes / (bw[t] * 1e9) : NAN;
+            emit(r);
+          }
         }
       }
     }
@@ -201,6 +214,9 @@ void add_bench_command(CLI::App& app, int* exit_code) {
       ->delimiter(',')->capture_default_str();
   cmd->add_option("-t,--threads", a->threads, "threads, comma list (default: physical cores)")->delimiter(',');
   cmd->add_option("-r,--repetitions", a->reps, "timed runs per test (after one warm-up)")->capture_default_str();
+  cmd->add_option("-d,--n-depth", a->depth,
+                  "positions already in the KV cache before each test (long-context speed), comma list")
+      ->delimiter(',')->capture_default_str();
   cmd->add_option("--batch", a->batch, "sequences decoded together in tg, comma list")
       ->delimiter(',')->capture_default_str();
   cmd->add_flag("--no-repack", a->no_repack,

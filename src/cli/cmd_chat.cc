@@ -367,6 +367,7 @@ int run_chat(ChatArgs a) {
   const std::unique_ptr<text::Tokenizer>& tok = source->tokenizer;
   auto model = model::load_model(*file);
   if (!model) return fail(model.error());
+  if (auto k = (*model)->check_kv_type(a.kv_type); !k) return fail(k.error());
   const model::ModelConfig& cfg = (*model)->config();
   if (a.seed >= 0) {
     a.sampling.seed = static_cast<uint64_t>(a.seed);

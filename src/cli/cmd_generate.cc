@@ -46,6 +46,7 @@ int run_generate(GenerateArgs a) {
   const std::unique_ptr<text::Tokenizer>& tok = source->tokenizer;
   auto model = model::load_model(source->file);
   if (!model) return fail(model.error());
+  if (auto k = (*model)->check_kv_type(a.kv_type); !k) return fail(k.error());
   const auto& cfg = (*model)->config();
 
   if (a.seed >= 0) {

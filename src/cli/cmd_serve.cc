@@ -158,6 +158,7 @@ int run_serve(const ServeArgs& a) {
   const format::GgufFile* file = &source->file;
   auto model = model::load_model(*file);
   if (!model.ok()) return fail(*log, model.error().to_string());
+  if (auto k = (*model)->check_kv_type(a.kv_type); !k.ok()) return fail(*log, k.error().to_string());
   const model::ModelConfig& cfg = (*model)->config();
   const int32_t n_ctx = a.ctx > 0 ? a.ctx : std::min(cfg.n_ctx_train > 0 ? cfg.n_ctx_train : 4096, 4096);
 

@@ -11,7 +11,7 @@ class App;
 
 namespace shuo::cli {
 
-// Registers the flag on `cmd`; `type` starts as F16 and becomes what the user chose (f16, f32).
+// Registers the flag on `cmd`; `type` starts as F16 and becomes what the user chose (f16, f32, q8_0).
 void add_kv_cache_flag(CLI::App& cmd, format::GgmlType& type);
 
 }  // namespace shuo::cli

@@ -12,6 +12,8 @@
 #include <memory>
 #include <random>
 
+#include "kernels/attention.h"
+
 namespace shuo::engine {
 
 namespace {
@@ -108,17 +110,34 @@ BenchStats summarize(const BenchSamples& s) {
   return st;
 }
 
+namespace {
+// Fills kv (from position 0) with `n` random tokens, in chunks so activations stay small.
+Result<void> fill_cache(model::Model& model, model::KvCache& kv, int32_t n, std::mt19937_64& rng,
+                        model::ForwardOutput& out, tensor::ThreadPool& pool) {
+  constexpr int32_t kChunk = 512;
+  kv.clear();
+  const auto ids = random_tokens(rng, model.config().n_vocab, n);
+  for (int32_t i = 0; i < n; i += kChunk) {
+    model::SeqChunk chunk{&kv, std::span<const int32_t>(ids).subspan(i, std::min(kChunk, n - i)), false, true};
+    SHUO_TRY(model.forward({&chunk, 1}, out, pool));
+  }
+  return {};
+}
+}  // namespace
+
 Result<BenchSamples> bench_prompt(model::Model& model, int32_t n_prompt, int reps, tensor::ThreadPool& pool,
-                                  uint64_t seed, format::GgmlType kv_type) {
+                                  uint64_t seed, format::GgmlType kv_type, int32_t depth) {
   if (n_prompt < 1) return Error{ErrorCode::kBadField, "-p", "must be ≥ 1"};
+  if (depth < 0) return Error{ErrorCode::kBadField, "-d", "must be ≥ 0"};
   std::mt19937_64 rng(seed);
   const int32_t V = model.config().n_vocab;
-  model::KvCache kv = model.make_cache(n_prompt, kv_type);
+  model::KvCache kv = model.make_cache(depth + n_prompt, kv_type);
   model::ForwardOutput out;
+  SHUO_TRY(fill_cache(model, kv, depth, rng, out, pool));
   BenchSamples s{n_prompt, {}};
   for (int r = -1; r < reps; ++r) {  // r = -1: warm-up (pages the weights in)
     const auto ids = random_tokens(rng, V, n_prompt);
-    kv.clear();
+    kv.set_n_past(depth);
     model::SeqChunk chunk{&kv, ids, false};
     const double t0 = now_s();
     SHUO_TRY(model.forward({&chunk, 1}, out, pool));
@@ -129,24 +148,24 @@ Result<BenchSamples> bench_prompt(model::Model& model, int32_t n_prompt, int rep
 }
 
 Result<BenchSamples> bench_generate(model::Model& model, int32_t n_gen, int32_t batch, int reps,
-                                    tensor::ThreadPool& pool, uint64_t seed, format::GgmlType kv_type) {
+                                    tensor::ThreadPool& pool, uint64_t seed, format::GgmlType kv_type,
+                                    int32_t depth) {
   if (n_gen < 1) return Error{ErrorCode::kBadField, "-n", "must be ≥ 1"};
   if (batch < 1) return Error{ErrorCode::kBadField, "--batch", "must be ≥ 1"};
+  if (depth < 0) return Error{ErrorCode::kBadField, "-d", "must be ≥ 0"};
   std::mt19937_64 rng(seed);
   const int32_t V = model.config().n_vocab;
+  const int32_t prompt = depth > 0 ? depth : kBenchTgPrompt;
   std::vector<model::KvCache> kvs;
-  for (int32_t b = 0; b < batch; ++b) kvs.push_back(model.make_cache(kBenchTgPrompt + n_gen + 1, kv_type));
   model::ForwardOutput out;
+  for (int32_t b = 0; b < batch; ++b) {
+    kvs.push_back(model.make_cache(prompt + n_gen + 1, kv_type));
+    SHUO_TRY(fill_cache(model, kvs.back(), prompt, rng, out, pool));
+  }
   std::vector<model::SeqChunk> chunks(batch);
   BenchSamples s{int64_t(batch) * n_gen, {}};
   for (int r = -1; r < reps; ++r) {  // r = -1: warm-up with one step
-    std::vector<std::vector<int32_t>> prompts;
-    for (int32_t b = 0; b < batch; ++b) {
-      kvs[b].clear();
-      prompts.push_back(random_tokens(rng, V, kBenchTgPrompt));
-      chunks[b] = {&kvs[b], prompts[b], false};
-    }
-    SHUO_TRY(model.forward(chunks, out, pool));
+    for (auto& kv : kvs) kv.set_n_past(prompt);
     const int32_t steps = r < 0 ? 1 : n_gen;
     // Drawn before the clock starts so the timed loop is forward() only.
     const auto ids = random_tokens(rng, V, int64_t(steps) * batch);
@@ -159,6 +178,11 @@ Result<BenchSamples> bench_generate(model::Model& model, int32_t n_gen, int32_t 
     if (r >= 0) s.seconds.push_back(t);
   }
   return s;
+}
+
+uint64_t kv_bytes_per_position(const model::Model& model, format::GgmlType kv_type) {
+  const auto& c = model.config();
+  return uint64_t(2) * uint64_t(c.n_layer) * kernels::kv_row_bytes(kv_type, int64_t(c.n_head_kv) * c.head_dim);
 }
 
 int64_t resident_memory_bytes() {

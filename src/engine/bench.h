@@ -40,17 +40,26 @@ struct BenchStats {
 };
 BenchStats summarize(const BenchSamples& s);
 
-// pp: a fresh cache and one forward of n_prompt random token ids (logits for the last only).
-// One untimed warm-up run precedes the `reps` timed ones.
+// pp: one forward of n_prompt random token ids (logits for the last only) into a cache that
+// already holds `depth` random positions (filled once, untimed; llama-bench's -d), so attention
+// over a long context is part of what is timed. One untimed warm-up run precedes the `reps`
+// timed ones.
 Result<BenchSamples> bench_prompt(model::Model& model, int32_t n_prompt, int reps, tensor::ThreadPool& pool,
-                                  uint64_t seed, format::GgmlType kv_type = format::GgmlType::F16);
+                                  uint64_t seed, format::GgmlType kv_type = format::GgmlType::F16,
+                                  int32_t depth = 0);
 
-// tg: `batch` sequences each get a fresh cache and a short random prompt (untimed), then n_gen
-// steps, each one forward with one random token per sequence (no sampling: like llama-bench).
-// tokens_per_run = batch * n_gen. One untimed warm-up step precedes the timed runs.
+// tg: `batch` sequences each get a cache holding a random prompt of `depth` positions
+// (kBenchTgPrompt when depth is 0; filled once, untimed), then n_gen steps, each one forward
+// with one random token per sequence (no sampling: like llama-bench). Every run starts again
+// from the end of that prompt. tokens_per_run = batch * n_gen. One untimed warm-up step
+// precedes the timed runs.
 Result<BenchSamples> bench_generate(model::Model& model, int32_t n_gen, int32_t batch, int reps,
                                     tensor::ThreadPool& pool, uint64_t seed,
-                                    format::GgmlType kv_type = format::GgmlType::F16);
+                                    format::GgmlType kv_type = format::GgmlType::F16, int32_t depth = 0);
+
+// Bytes of K and V one position of one sequence occupies in a cache of kv_type (all layers):
+// what a decode step reads per cached position on top of the weights.
+uint64_t kv_bytes_per_position(const model::Model& model, format::GgmlType kv_type);
 
 // Short prompt that each tg sequence starts from.
 inline constexpr int32_t kBenchTgPrompt = 8;

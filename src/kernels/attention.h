@@ -17,9 +17,13 @@ struct AttentionShape {
 };
 
 // Element types a KV cache can store: F32 (exact), F16 (half the memory and bandwidth; what
-// llama.cpp keeps by default).
+// llama.cpp keeps by default), Q8_0 (blocks of 32 int8 with an F16 scale, 34 bytes per 32
+// elements: 0.53× F16; a head's row must be whole blocks, so head_dim % 32 == 0).
 bool kv_type_supported(format::GgmlType t);
-size_t kv_elem_bytes(format::GgmlType t);  // bytes per stored element (4 or 2)
+// Whether a cache of type t can hold heads of head_dim elements (Q8_0 needs multiples of 32).
+bool kv_type_fits(format::GgmlType t, int head_dim);
+// Bytes that n stored elements take (n a multiple of 32 for Q8_0).
+size_t kv_row_bytes(format::GgmlType t, int64_t n);
 
 // One layer of one sequence's paged cache: position p is row p % block_size of block
 // p / block_size; k[b] and v[b] point at blocks of [block_size, n_head_kv, head_dim] elements
@@ -31,8 +35,11 @@ struct KvBlocksView {
   format::GgmlType type = format::GgmlType::F32;
 };
 
-// Stores n floats as a cache row of `type` (F32 copies, F16 rounds to nearest even).
+// Stores n floats as a cache row of `type` (F32 copies, F16 rounds to nearest even, Q8_0
+// quantizes each block of 32 like ggml's reference).
 void kv_store_row(const float* src, int64_t n, format::GgmlType type, void* dst);
+// The n floats a cache row of `type` holds (the inverse of kv_store_row up to its rounding).
+void kv_load_row(const void* src, int64_t n, format::GgmlType type, float* dst);
 
 // q:   [n_tokens, n_head, head_dim]       queries of tokens at positions pos0 … pos0+n_tokens-1
 // kv:  the sequence's cache, already holding positions 0 … pos0+n_tokens-1

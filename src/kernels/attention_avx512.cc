@@ -5,8 +5,8 @@
 // scores are head_dim FMAs with positions in the lanes (no horizontal sums). Softmax is
 // online (running max m and sum l per row, the output rescaled when m grows), so nothing
 // proportional to the context length is stored, and exp runs 16 lanes at a time.
-// An F16 cache is widened chunk by chunk: the chunk's key and value rows of the head are
-// converted once into float scratch that every row of the job then reads.
+// An F16 or Q8_0 cache is widened chunk by chunk: the chunk's key and value rows of the head
+// are converted once into float scratch that every row of the job then reads.
 // Same contract as attention_ref (attention_ref.cc), results equal up to float rounding.
 #include <immintrin.h>
 
@@ -16,6 +16,7 @@
 
 #include "kernels/attention.h"
 #include "kernels/simd_x86.h"
+#include "tensor/fp16.h"
 
 namespace shuo::kernels {
 
@@ -36,6 +37,17 @@ inline void widen_f16(const uint16_t* src, int n, float* dst) {
   }
 }
 
+// n elements of Q8_0 blocks (n a multiple of 32) → floats: each block's 32 int8 times its scale.
+inline void widen_q8_0(const uint8_t* src, int n, float* dst) {
+  for (int b = 0; b < n / 32; ++b, src += 34, dst += 32) {
+    const __m512 d = _mm512_set1_ps(tensor::fp16_to_fp32(uint16_t(src[0] | src[1] << 8)));
+    const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2));
+    const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 18));
+    _mm512_storeu_ps(dst, _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(lo))));
+    _mm512_storeu_ps(dst + 16, _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(hi))));
+  }
+}
+
 // Per-row running state of the online softmax.
 struct RowState {
   float m = -INFINITY;  // max score so far
@@ -53,9 +65,10 @@ void attention_avx512(const float* q, int64_t n_tokens, int32_t pos0, const KvBl
   const int64_t kv_stride = int64_t(s.n_head_kv) * hd;
   const int64_t n_chunks = (n_tokens + kTokensPerJob - 1) / kTokensPerJob;
   const int n_vec = (hd + 15) / 16;
+  // F16 and Q8_0 caches are widened to float scratch rows of hd; an F32 cache is read in place.
+  const bool widen = kv.type != format::GgmlType::F32;
+  const int64_t row_stride = widen ? hd : kv_stride;  // stride of the rows the chunk loop reads
   // Gather offsets of 16 consecutive positions of one head within a block.
-  const bool f16 = kv.type == format::GgmlType::F16;
-  const int64_t row_stride = f16 ? hd : kv_stride;  // stride of the rows the chunk loop reads
   const __m512i pos_offsets = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
                                                  _mm512_set1_epi32(int32_t(row_stride)));
   pool.parallel_for(int64_t(s.n_head_kv) * n_chunks, [&](int64_t begin, int64_t end, int) {
@@ -63,7 +76,7 @@ void attention_avx512(const float* q, int64_t n_tokens, int32_t pos0, const KvBl
     const size_t rows_max = size_t(kTokensPerJob) * size_t(group);
     std::vector<float> heap;
     float stack_buf[16 * 256 + 16 * 16 * 256 + 2 * 16 * (256 + 16)];
-    const size_t need = size_t(16) * hd + rows_max * size_t(n_vec) * 16 + (f16 ? size_t(2) * 16 * (hd + 16) : 0);
+    const size_t need = size_t(16) * hd + rows_max * size_t(n_vec) * 16 + (widen ? size_t(2) * 16 * (hd + 16) : 0);
     float* buf = stack_buf;
     if (need > sizeof(stack_buf) / sizeof(float)) {
       heap.resize(need);
@@ -71,7 +84,7 @@ void attention_avx512(const float* q, int64_t n_tokens, int32_t pos0, const KvBl
     }
     float* kt = buf;                     // [hd][16] keys of the chunk, transposed
     float* acc = buf + size_t(16) * hd;  // [rows][n_vec·16] unnormalised outputs
-    float* kc = acc + rows_max * size_t(n_vec) * 16;  // F16 cache: [16][hd] keys as float
+    float* kc = acc + rows_max * size_t(n_vec) * 16;  // F16/Q8_0 cache: [16][hd] keys as float
     float* vc = kc + size_t(16) * (hd + 16);           // and values (+16: masked tail loads)
     RowState st[16 * 64];
     std::vector<RowState> st_heap;
@@ -97,12 +110,22 @@ void attention_avx512(const float* q, int64_t n_tokens, int32_t pos0, const KvBl
         const int64_t first = in_blk * kv_stride + int64_t(kvh) * hd;  // element offset in the block
         const float* kbase;
         const float* vbase;
-        if (f16) {
+        if (kv.type == format::GgmlType::F16) {
           const auto* kh = static_cast<const uint16_t*>(kv.k[blk]) + first;
           const auto* vh = static_cast<const uint16_t*>(kv.v[blk]) + first;
           for (int j = 0; j < len; ++j) {
             widen_f16(kh + j * kv_stride, hd, kc + j * hd);
             widen_f16(vh + j * kv_stride, hd, vc + j * hd);
+          }
+          kbase = kc;
+          vbase = vc;
+        } else if (widen) {  // Q8_0: rows are whole blocks (kv_type_fits), 34 bytes per 32
+          const auto* kq = static_cast<const uint8_t*>(kv.k[blk]) + first / 32 * 34;
+          const auto* vq = static_cast<const uint8_t*>(kv.v[blk]) + first / 32 * 34;
+          const int64_t q_stride8 = kv_stride / 32 * 34;
+          for (int j = 0; j < len; ++j) {
+            widen_q8_0(kq + j * q_stride8, hd, kc + j * hd);
+            widen_q8_0(vq + j * q_stride8, hd, vc + j * hd);
           }
           kbase = kc;
           vbase = vc;

@@ -1,33 +1,64 @@
 // Scalar reference attention: explicit scores, softmax, weighted sum (see attention.h).
+#include <cassert>
 #include <cstring>
 #include <vector>
 
 #include "kernels/attention.h"
 #include "kernels/ops.h"
 #include "tensor/fp16.h"
+#include "tensor/quants.h"
 
 namespace shuo::kernels {
 
-bool kv_type_supported(format::GgmlType t) { return t == format::GgmlType::F32 || t == format::GgmlType::F16; }
-size_t kv_elem_bytes(format::GgmlType t) { return t == format::GgmlType::F16 ? 2 : 4; }
+namespace {
+constexpr int kQ8Block = 32;        // elements per Q8_0 block
+constexpr size_t kQ8BlockBytes = 34;  // F16 scale + 32 int8
+}  // namespace
+
+bool kv_type_supported(format::GgmlType t) {
+  return t == format::GgmlType::F32 || t == format::GgmlType::F16 || t == format::GgmlType::Q8_0;
+}
+
+bool kv_type_fits(format::GgmlType t, int head_dim) {
+  return kv_type_supported(t) && head_dim > 0 && (t != format::GgmlType::Q8_0 || head_dim % kQ8Block == 0);
+}
+
+size_t kv_row_bytes(format::GgmlType t, int64_t n) {
+  switch (t) {
+    case format::GgmlType::F16: return size_t(n) * 2;
+    case format::GgmlType::Q8_0: return size_t(n / kQ8Block) * kQ8BlockBytes;
+    default: return size_t(n) * 4;
+  }
+}
 
 void kv_store_row(const float* src, int64_t n, format::GgmlType type, void* dst) {
   if (type == format::GgmlType::F16) {
     auto* h = static_cast<uint16_t*>(dst);
     for (int64_t i = 0; i < n; ++i) h[i] = tensor::fp32_to_fp16(src[i]);
+  } else if (type == format::GgmlType::Q8_0) {
+    [[maybe_unused]] auto r = tensor::quantize(type, src, dst, n);
+    assert(r.ok());  // n is whole blocks: the cache's row is n_kv × head_dim, head_dim % 32 == 0
+  } else {
+    std::memcpy(dst, src, size_t(n) * sizeof(float));
+  }
+}
+
+void kv_load_row(const void* src, int64_t n, format::GgmlType type, float* dst) {
+  if (type == format::GgmlType::F16) {
+    const auto* h = static_cast<const uint16_t*>(src);
+    for (int64_t i = 0; i < n; ++i) dst[i] = tensor::fp16_to_fp32(h[i]);
+  } else if (type == format::GgmlType::Q8_0) {
+    [[maybe_unused]] auto r = tensor::dequantize(type, src, dst, n);
+    assert(r.ok());
   } else {
     std::memcpy(dst, src, size_t(n) * sizeof(float));
   }
 }
 
 namespace {
-// Element i of a cache row of `type`, as float.
-inline float kv_at(const void* row, int64_t i, format::GgmlType type) {
-  return type == format::GgmlType::F16 ? tensor::fp16_to_fp32(static_cast<const uint16_t*>(row)[i])
-                                       : static_cast<const float*>(row)[i];
-}
+// Where head `elem_offset / head_dim` of a block's row starts (elem_offset counts elements).
 inline const void* kv_row(const void* block, int64_t elem_offset, format::GgmlType type) {
-  return static_cast<const uint8_t*>(block) + elem_offset * int64_t(kv_elem_bytes(type));
+  return static_cast<const uint8_t*>(block) + kv_row_bytes(type, elem_offset);
 }
 }  // namespace
 
@@ -38,7 +69,7 @@ void attention_ref(const float* q, int64_t n_tokens, int32_t pos0, const KvBlock
   const int64_t q_stride = int64_t(s.n_head) * s.head_dim;
   const int64_t kv_stride = int64_t(s.n_head_kv) * s.head_dim;
   pool.parallel_for(n_tokens * s.n_head, [&](int64_t begin, int64_t end, int) {
-    std::vector<float> scores(pos0 + n_tokens);
+    std::vector<float> scores(pos0 + n_tokens), row(s.head_dim);
     for (int64_t job = begin; job < end; ++job) {
       const int64_t t = job / s.n_head;
       const int h = static_cast<int>(job % s.n_head);
@@ -46,18 +77,20 @@ void attention_ref(const float* q, int64_t n_tokens, int32_t pos0, const KvBlock
       const int64_t n_pos = pos0 + t + 1;
       const float* qh = q + t * q_stride + int64_t(h) * s.head_dim;
       for (int64_t p = 0; p < n_pos; ++p) {
-        const void* kp = kv_row(kv.k[p / bs], (p % bs) * kv_stride + int64_t(kvh) * s.head_dim, kv.type);
+        kv_load_row(kv_row(kv.k[p / bs], (p % bs) * kv_stride + int64_t(kvh) * s.head_dim, kv.type), s.head_dim,
+                    kv.type, row.data());
         float dot = 0.0f;
-        for (int d = 0; d < s.head_dim; ++d) dot += qh[d] * kv_at(kp, d, kv.type);
+        for (int d = 0; d < s.head_dim; ++d) dot += qh[d] * row[d];
         scores[p] = dot * s.scale;
       }
       softmax_ref(scores.data(), n_pos);
       float* oh = out + t * q_stride + int64_t(h) * s.head_dim;
       for (int d = 0; d < s.head_dim; ++d) oh[d] = 0.0f;
       for (int64_t p = 0; p < n_pos; ++p) {
-        const void* vp = kv_row(kv.v[p / bs], (p % bs) * kv_stride + int64_t(kvh) * s.head_dim, kv.type);
+        kv_load_row(kv_row(kv.v[p / bs], (p % bs) * kv_stride + int64_t(kvh) * s.head_dim, kv.type), s.head_dim,
+                    kv.type, row.data());
         const float w = scores[p];
-        for (int d = 0; d < s.head_dim; ++d) oh[d] += w * kv_at(vp, d, kv.type);
+        for (int d = 0; d < s.head_dim; ++d) oh[d] += w * row[d];
       }
     }
   });

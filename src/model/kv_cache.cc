@@ -11,7 +11,7 @@ namespace shuo::model {
 
 KvBlockPool::KvBlockPool(int32_t n_layer, int64_t row, int32_t block_size, int32_t n_blocks, format::GgmlType type)
     : n_layer_(n_layer), block_size_(block_size), n_blocks_(n_blocks), row_(row), type_(type),
-      elem_bytes_(kernels::kv_elem_bytes(type)) {
+      row_bytes_(kernels::kv_row_bytes(type, row)) {
   assert(kernels::kv_type_supported(type));
   data_.assign(size_t(n_blocks) * block_bytes(), 0);
   state_.resize(n_blocks);
@@ -49,7 +49,7 @@ void KvBlockPool::retain(int32_t b) {
 }
 
 void KvBlockPool::copy_positions(int32_t dst, int32_t src, int32_t n) {
-  const size_t bytes = size_t(n) * size_t(row_) * elem_bytes_;
+  const size_t bytes = size_t(n) * row_bytes_;
   for (int32_t l = 0; l < n_layer_; ++l) {
     std::memcpy(k(dst, l), k(src, l), bytes);
     std::memcpy(v(dst, l), v(src, l), bytes);

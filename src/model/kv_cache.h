@@ -8,7 +8,7 @@
 // shared, partly filled block copies it first (copy on write). A group of caches that grows on
 // demand holds a KvReservation, so blocks it will need cannot be taken by others meanwhile.
 // Storage per block: [n_layer][block_size][row] elements for K, the same for V (row = n_kv * hd);
-// elements are F32 or F16 (kernels::kv_type_supported), chosen when the pool is made.
+// elements are F32, F16 or Q8_0 (kernels::kv_type_supported), chosen when the pool is made.
 #pragma once
 
 #include <cstdint>
@@ -35,8 +35,8 @@ class KvBlockPool {
   int32_t n_blocks() const { return n_blocks_; }
   int64_t row() const { return row_; }
   format::GgmlType type() const { return type_; }
-  size_t elem_bytes() const { return elem_bytes_; }
-  size_t block_bytes() const { return size_t(2) * n_layer_ * block_size_ * row_ * elem_bytes_; }
+  size_t row_bytes() const { return row_bytes_; }  // one position of one layer's K (or V)
+  size_t block_bytes() const { return size_t(2) * n_layer_ * block_size_ * row_bytes_; }
 
   uint8_t* k(int32_t block, int32_t layer) { return data_.data() + offset(block, layer, 0); }
   uint8_t* v(int32_t block, int32_t layer) { return data_.data() + offset(block, layer, 1); }
@@ -71,7 +71,7 @@ class KvBlockPool {
 
  private:
   size_t offset(int32_t block, int32_t layer, int kv) const {
-    return ((size_t(block) * 2 + kv) * n_layer_ + layer) * size_t(block_size_) * size_t(row_) * elem_bytes_;
+    return ((size_t(block) * 2 + kv) * n_layer_ + layer) * size_t(block_size_) * row_bytes_;
   }
   void unpublish(int32_t block);
   std::optional<int32_t> take();  // a free or evicted block, ref 1, ignoring reservations
@@ -91,7 +91,7 @@ class KvBlockPool {
   int32_t n_layer_, block_size_, n_blocks_;
   int64_t row_;
   format::GgmlType type_;
-  size_t elem_bytes_;
+  size_t row_bytes_;
   std::vector<uint8_t> data_;
   std::vector<BlockState> state_;
   std::vector<int32_t> free_;                       // never published or evicted
@@ -172,7 +172,7 @@ class KvCache {
   bool writable(int32_t n) const;
 
  private:
-  size_t row_offset(int32_t pos) const { return size_t(pos % block_size()) * size_t(row_elems()) * pool_->elem_bytes(); }
+  size_t row_offset(int32_t pos) const { return size_t(pos % block_size()) * pool_->row_bytes(); }
   std::shared_ptr<KvBlockPool> pool_;
   std::vector<int32_t> blocks_;
   int32_t n_past_ = 0;

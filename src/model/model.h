@@ -50,8 +50,12 @@ class Model {
   virtual Result<void> forward(std::span<const SeqChunk> chunks, ForwardOutput& out,
                                tensor::ThreadPool& pool) = 0;
 
+  // Whether this model's KV cache can store elements of `type` (kernels::kv_type_fits: Q8_0
+  // needs a head size that is a multiple of 32). The error names the type and the head size.
+  Result<void> check_kv_type(format::GgmlType type) const;
+
   // A pool of KV blocks that sequences of this model can share.
-  // `type`: F32 or F16 elements (kernels::kv_type_supported).
+  // `type`: F32, F16 or Q8_0 elements that check_kv_type accepts.
   std::shared_ptr<KvBlockPool> make_block_pool(int32_t n_blocks, int32_t block_size = KvBlockPool::kDefaultBlockSize,
                                                format::GgmlType type = format::GgmlType::F32) const {
     return std::make_shared<KvBlockPool>(config_.n_layer, int64_t(config_.n_head_kv) * config_.head_dim, block_size, n_blocks, type);

@@ -62,3 +62,31 @@ TEST(CliBench, BadArgumentsFail) {
   EXPECT_EQ(batch.status, 1);
   EXPECT_NE(batch.err.find("--batch"), std::string::npos) << batch.err;
 }
+
+// -d: tests run over a cache that already holds that many positions (llama-bench's depth). Each
+// depth of the list gets its pp and tg rows, JSON says which, the table writes "@ d N". A
+// decode's bandwidth share counts the cached K/V it reads, so at depth it is larger than
+// with an empty cache at the same speed; here only that it is there and positive.
+TEST(CliBench, DepthRunsOverAFilledCache) {
+  SHUO_REQUIRE_TESTDATA("stories260K/model.gguf");
+  auto r = run_shuo({"bench", "-m", stories(), "-p", "8", "-n", "4", "-d", "0,200", "-r", "1", "-t", "1", "--json",
+                     "--bw-mib", "8", "--bw-reps", "1"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::istringstream lines(r.out);
+  std::vector<nlohmann::json> rows;
+  for (std::string line; std::getline(lines, line);) rows.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(rows.size(), 4u) << r.out;
+  EXPECT_EQ(rows[0]["depth"], 0);
+  EXPECT_EQ(rows[2]["depth"], 200);
+  EXPECT_EQ(rows[2]["test"], "pp8");
+  EXPECT_EQ(rows[3]["test"], "tg4");
+  EXPECT_GT(rows[3]["bandwidth_pct"].get<double>(), 0.0);
+  auto table = run_shuo({"bench", "-m", stories(), "-p", "4", "-n", "0", "-d", "32", "-r", "1", "-t", "1",
+                         "--bw-mib", "8", "--bw-reps", "1"});
+  ASSERT_EQ(table.status, 0) << table.err;
+  EXPECT_NE(table.out.find("| pp4 @ d32"), std::string::npos) << table.out;
+  // A negative depth is refused naming the flag.
+  auto bad = run_shuo({"bench", "-m", stories(), "-d", "-5", "--bw-mib", "1", "--bw-reps", "1"});
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_NE(bad.err.find("-d"), std::string::npos) << bad.err;
+}

@@ -60,6 +60,20 @@ TEST(CliGenerate, KvCacheTypesKeepTheReferenceIds) {
   EXPECT_NE(bad.err.find("--kv-cache-dtype"), std::string::npos) << bad.err;
 }
 
+// A Q8_0 cache needs heads of whole 32-element blocks: stories260K's heads of 8 are refused
+// up front with the flag and the head size named; the built-in demo model (heads of 32) runs.
+TEST(CliGenerate, Q8_0KvCacheNeedsWholeBlocks) {
+  SHUO_REQUIRE_TESTDATA("stories260K/model.gguf");
+  auto r = run_shuo({"generate", "-m", model(), "-p", "Once", "-n", "4", "--kv-cache-dtype", "q8_0"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("--kv-cache-dtype"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("heads of 8 elements"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out, "");
+  auto demo = run_shuo({"generate", "-p", "What is the capital of Hubei?", "-n", "8", "--temp", "0", "--cache-type", "q8_0"});
+  EXPECT_EQ(demo.status, 0) << demo.err;
+  EXPECT_NE(demo.err.find("prompt: "), std::string::npos) << demo.err;
+}
+
 // gpt2's learned positions end at its context_length (256 in the tiny model): a larger --ctx is
 // refused before any generation instead of failing at position 256.
 TEST(CliGenerate, ContextPastLearnedPositionsIsRefused) {

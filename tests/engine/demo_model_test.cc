@@ -6,7 +6,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <map>
@@ -216,4 +218,60 @@ TEST(DemoModel, AnswersHeldOutQuestions) {
 // disabled); run with --gtest_also_run_disabled_tests.
 TEST(DemoModel, DISABLED_ScoresMeetIssueTargets) {
   expect_scores({{"province", 0.95}, {"country", 0.90}, {"arithmetic", 0.80}, {"memory", 0.90}});
+}
+
+// The KV cache's element types against the exact F32 cache on the demo model (head size 32, so
+// Q8_0 fits): every prompt of the cross-check, then PyTorch's answer fed back token by token
+// (each step reads the whole cache). The largest logit difference stays within the documented
+// tolerance (docs/performance.md); the greedy pick changes at most between near ties, in at
+// most 2 % of the steps.
+TEST(DemoModel, KvCacheTypesAgreeWithF32) {
+  auto dm = load_demo();
+  ASSERT_TRUE(dm);
+  const auto j = read_json("shuo-demo.greedy.json");
+  const int32_t n_vocab = dm->model->config().n_vocab;
+  tensor::ThreadPool pool(2);
+  // The logits after each fed token of every prompt, for one cache type.
+  auto run = [&](format::GgmlType type) {
+    std::vector<std::vector<float>> rows;
+    for (const auto& p : j["prompts"]) {
+      std::vector<int32_t> ids = p["prompt_ids"].get<std::vector<int32_t>>();
+      const auto answer = p["output_ids"].get<std::vector<int32_t>>();
+      model::KvCache kv = dm->model->make_cache(int32_t(ids.size() + answer.size() + 1), type);
+      model::ForwardOutput out;
+      model::SeqChunk chunk{&kv, ids};
+      EXPECT_TRUE(dm->model->forward({&chunk, 1}, out, pool).ok());
+      rows.emplace_back(out.row(0, 0, n_vocab), out.row(0, 0, n_vocab) + n_vocab);
+      for (size_t i = 0; i + 1 < answer.size(); ++i) {
+        model::SeqChunk step{&kv, {&answer[i], 1}};
+        EXPECT_TRUE(dm->model->forward({&step, 1}, out, pool).ok());
+        rows.emplace_back(out.row(0, 0, n_vocab), out.row(0, 0, n_vocab) + n_vocab);
+      }
+    }
+    return rows;
+  };
+  const auto exact = run(format::GgmlType::F32);
+  ASSERT_GE(exact.size(), 100u);
+  for (auto [type, tol] : {std::pair{format::GgmlType::F16, 0.03f}, std::pair{format::GgmlType::Q8_0, 0.3f}}) {
+    ASSERT_TRUE(dm->model->check_kv_type(type).ok());
+    const auto got = run(type);
+    ASSERT_EQ(got.size(), exact.size());
+    float worst = 0;
+    int same_pick = 0;
+    for (size_t r = 0; r < got.size(); ++r) {
+      float diff = 0;
+      for (int32_t v = 0; v < n_vocab; ++v) diff = std::max(diff, std::fabs(got[r][v] - exact[r][v]));
+      worst = std::max(worst, diff);
+      // The greedy pick may only change between near ties: what it picks instead must be within
+      // twice this row's difference of the exact best logit.
+      const auto pick = std::max_element(got[r].begin(), got[r].end()) - got[r].begin();
+      const float best = *std::max_element(exact[r].begin(), exact[r].end());
+      same_pick += exact[r][pick] == best;
+      EXPECT_GE(exact[r][pick], best - 2 * diff) << format::ggml_type_name(type) << " row " << r;
+    }
+    std::printf("demo model, %s KV cache: largest logit difference to F32 %.4f (tolerance %.2f), "
+                "same greedy pick %d/%zu\n", format::ggml_type_name(type), worst, tol, same_pick, got.size());
+    EXPECT_GE(same_pick, int(got.size()) - int(got.size()) / 50) << format::ggml_type_name(type);
+    EXPECT_LE(worst, tol) << format::ggml_type_name(type);
+  }
 }

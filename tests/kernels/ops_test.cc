@@ -104,7 +104,7 @@ TEST(Ops, RopeFactorsAndPartialDims) {
 class AttentionVariants : public ::testing::TestWithParam<int> {};
 
 // Every variant this CPU runs against plain double-precision math.
-// An F16 cache is checked against the same math on the values it stores (rounded to F16).
+// An F16 or Q8_0 cache is checked against the same math on the values it stores (rounded).
 void check_attention(int hd, int n_head, int n_kv, int pos0, int n_tok, int bs,
                      shuo::format::GgmlType type = shuo::format::GgmlType::F32) {
   const auto cpu = detect_cpu_features();
@@ -117,23 +117,20 @@ void check_attention(int hd, int n_head, int n_kv, int pos0, int n_tok, int bs,
     shuo::tensor::ThreadPool pool(2);
     AttentionShape s{n_head, n_kv, hd, 1.0f / std::sqrt(float(hd))};
     // The cache as stored (kv_store_row), then k and v become what it holds.
-    const size_t eb = kv_elem_bytes(type);
-    std::vector<uint8_t> ks(k.size() * eb), vs(v.size() * eb);
+    const int64_t row = int64_t(n_kv) * hd;
+    const size_t rb = kv_row_bytes(type, row);
+    std::vector<uint8_t> ks(total * rb), vs(total * rb);
     for (int p = 0; p < total; ++p) {
-      const int64_t row = int64_t(n_kv) * hd;
-      kv_store_row(&k[p * row], row, type, &ks[p * row * eb]);
-      kv_store_row(&v[p * row], row, type, &vs[p * row * eb]);
+      kv_store_row(&k[p * row], row, type, &ks[p * rb]);
+      kv_store_row(&v[p * row], row, type, &vs[p * rb]);
+      kv_load_row(&ks[p * rb], row, type, &k[p * row]);
+      kv_load_row(&vs[p * rb], row, type, &v[p * row]);
     }
-    if (type == shuo::format::GgmlType::F16)
-      for (size_t i = 0; i < k.size(); ++i) {
-        k[i] = shuo::tensor::fp16_to_fp32(reinterpret_cast<const uint16_t*>(ks.data())[i]);
-        v[i] = shuo::tensor::fp16_to_fp32(reinterpret_cast<const uint16_t*>(vs.data())[i]);
-      }
     // The cache in blocks of bs positions (the last one partly filled).
     std::vector<const void*> kb, vb;
     for (int p = 0; p < total; p += bs) {
-      kb.push_back(ks.data() + p * n_kv * hd * eb);
-      vb.push_back(vs.data() + p * n_kv * hd * eb);
+      kb.push_back(ks.data() + p * rb);
+      vb.push_back(vs.data() + p * rb);
     }
     fn(q.data(), n_tok, pos0, KvBlocksView{kb.data(), vb.data(), bs, type}, s, out.data(), pool);
     for (int t = 0; t < n_tok; ++t)
@@ -176,6 +173,46 @@ TEST_P(AttentionVariants, F16Cache) {
 }
 
 INSTANTIATE_TEST_SUITE_P(HeadDims, AttentionVariants, ::testing::Values(8, 24, 64));
+
+// A Q8_0 cache: head sizes that are whole blocks of 32, several heads per row (a head's row
+// starts inside the position's row of blocks), blocks of 3 and 16 positions.
+TEST(Attention, Q8_0Cache) {
+  for (int hd : {32, 64, 128}) {
+    check_attention(hd, 4, 2, 5, 3, 3, shuo::format::GgmlType::Q8_0);
+    check_attention(hd, 14, 2, 40, 37, 16, shuo::format::GgmlType::Q8_0);
+    check_attention(hd, 14, 2, 3, 1, 5, shuo::format::GgmlType::Q8_0);
+  }
+}
+
+// What fits where: Q8_0 only for whole blocks; the row sizes the pool allocates.
+TEST(Attention, KvTypeFitsAndRowBytes) {
+  using shuo::format::GgmlType;
+  EXPECT_TRUE(kv_type_fits(GgmlType::F16, 8));
+  EXPECT_TRUE(kv_type_fits(GgmlType::Q8_0, 64));
+  EXPECT_FALSE(kv_type_fits(GgmlType::Q8_0, 8));
+  EXPECT_FALSE(kv_type_fits(GgmlType::Q8_0, 48));
+  EXPECT_FALSE(kv_type_fits(GgmlType::Q4_0, 64));
+  EXPECT_EQ(kv_row_bytes(GgmlType::F32, 128), 512u);
+  EXPECT_EQ(kv_row_bytes(GgmlType::F16, 128), 256u);
+  EXPECT_EQ(kv_row_bytes(GgmlType::Q8_0, 128), 136u);
+}
+
+// A Q8_0 row round-trips within half a quantization step of each block's largest magnitude.
+TEST(Attention, Q8_0RowRoundTrip) {
+  auto x = random_vec(256, 3);
+  x[5] = 0.0f;
+  x[40] = -7.5f;
+  std::vector<uint8_t> q(kv_row_bytes(shuo::format::GgmlType::Q8_0, 256));
+  std::vector<float> back(256);
+  kv_store_row(x.data(), 256, shuo::format::GgmlType::Q8_0, q.data());
+  kv_load_row(q.data(), 256, shuo::format::GgmlType::Q8_0, back.data());
+  for (int b = 0; b < 8; ++b) {
+    float amax = 0;
+    for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[b * 32 + i]));
+    for (int i = 0; i < 32; ++i) EXPECT_NEAR(back[b * 32 + i], x[b * 32 + i], amax / 127 * 0.5f + 1e-3f) << b << " " << i;
+  }
+  EXPECT_EQ(back[5], 0.0f);
+}
 
 TEST(Ops, SwigluAvx512MatchesReference) {
   if (!detect_cpu_features().has_avx512()) GTEST_SKIP() << "this CPU has no AVX-512";
