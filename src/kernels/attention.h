@@ -59,6 +59,10 @@ using AttentionFn = void (*)(const float* q, int64_t n_tokens, int32_t pos0, con
 void attention_avx512(const float* q, int64_t n_tokens, int32_t pos0, const KvBlocksView& kv,
                       const AttentionShape& shape, float* out, tensor::ThreadPool& pool);
 
+// AVX2 + FMA variant (attention_avx2.cc); requires has_avx2_fma().
+void attention_avx2(const float* q, int64_t n_tokens, int32_t pos0, const KvBlocksView& kv,
+                    const AttentionShape& shape, float* out, tensor::ThreadPool& pool);
+
 // The best variant this CPU runs (picked once, at model load).
 AttentionFn select_attention(const CpuFeatures& cpu);
 

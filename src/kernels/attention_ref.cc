@@ -99,6 +99,7 @@ void attention_ref(const float* q, int64_t n_tokens, int32_t pos0, const KvBlock
 AttentionFn select_attention(const CpuFeatures& cpu) {
 #if defined(__x86_64__)
   if (cpu.has_avx512()) return attention_avx512;
+  if (cpu.has_avx2_fma()) return attention_avx2;
 #endif
   return attention_ref;
 }

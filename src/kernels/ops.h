@@ -21,6 +21,8 @@ void softmax_ref(float* x, int64_t n);
 void swiglu_ref(const float* gate, const float* up, int64_t n, float* out);
 // AVX-512F variant (ops_avx512.cc, polynomial e^x; within 1e-6 relative of the reference).
 void swiglu_avx512(const float* gate, const float* up, int64_t n, float* out);
+// AVX2 + FMA variant (ops_avx2.cc), the same polynomial at 8 lanes; same tolerance.
+void swiglu_avx2(const float* gate, const float* up, int64_t n, float* out);
 using SwigluFn = void (*)(const float* gate, const float* up, int64_t n, float* out);
 
 // GELU as llama.cpp's CPU backend computes it (GPT-2's MLP): the tanh approximation
@@ -32,6 +34,8 @@ void gelu_ref(const float* x, int64_t n, float* out);
 // AVX-512F variant (ops_avx512.cc): the same fp16 rounding around a polynomial tanh; equal to
 // the reference or one fp16 step away where g(fp16(x)) lies next to a rounding boundary.
 void gelu_avx512(const float* x, int64_t n, float* out);
+// AVX2 + FMA + F16C variant (ops_avx2.cc), the same computation at 8 lanes; same tolerance.
+void gelu_avx2(const float* x, int64_t n, float* out);
 using GeluFn = void (*)(const float* x, int64_t n, float* out);
 
 // x += y.  [n]

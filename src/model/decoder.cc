@@ -121,11 +121,12 @@ Result<std::unique_ptr<DecoderModel>> DecoderModel::create(const format::GgufFil
 
   auto m = std::unique_ptr<DecoderModel>(new DecoderModel());
   const auto cpu = kernels::detect_cpu_features();
-  const bool simd = !opts.reference_kernels && cpu.has_avx512();
+  const bool avx512 = !opts.reference_kernels && cpu.has_avx512();
+  const bool avx2 = !opts.reference_kernels && cpu.has_avx2_fma();
   m->kernels_ = opts.reference_kernels ? kernels::vec_dot_kernels_ref() : kernels::select_vec_dot_kernels(cpu);
   m->attention_ = opts.reference_kernels ? kernels::attention_ref : kernels::select_attention(cpu);
-  m->swiglu_ = simd ? kernels::swiglu_avx512 : kernels::swiglu_ref;
-  m->gelu_ = simd ? kernels::gelu_avx512 : kernels::gelu_ref;
+  m->swiglu_ = avx512 ? kernels::swiglu_avx512 : avx2 ? kernels::swiglu_avx2 : kernels::swiglu_ref;
+  m->gelu_ = avx512 ? kernels::gelu_avx512 : avx2 ? kernels::gelu_avx2 : kernels::gelu_ref;
 
   if (opts.pack_weights && !opts.reference_kernels && m->kernels_.gemm_packed) {
     // Every matrix a forward pass multiplies with, the LM head included. A tied LM head is a

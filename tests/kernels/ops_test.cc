@@ -110,6 +110,7 @@ void check_attention(int hd, int n_head, int n_kv, int pos0, int n_tok, int bs,
   const auto cpu = detect_cpu_features();
   std::vector<std::pair<const char*, AttentionFn>> fns = {{"ref", attention_ref}};
   if (cpu.has_avx512()) fns.push_back({"avx512", attention_avx512});
+  if (cpu.has_avx2_fma()) fns.push_back({"avx2", attention_avx2});
   for (const auto& [name, fn] : fns) {
     const int total = pos0 + n_tok;
     auto q = random_vec(n_tok * n_head * hd, 8), k = random_vec(total * n_kv * hd, 9), v = random_vec(total * n_kv * hd, 10);
@@ -155,7 +156,7 @@ void check_attention(int hd, int n_head, int n_kv, int pos0, int n_tok, int bs,
   }
 }
 
-// Head dims 8, 24 (masked tail for 16-wide SIMD) and 64, blocks of 3 positions.
+// Head dims 8, 20 (a tail for 8-wide SIMD), 24 (a tail for 16-wide SIMD) and 64, blocks of 3 positions.
 TEST_P(AttentionVariants, MatchNaiveGroupedQuery) { check_attention(GetParam(), 4, 2, 5, 3, 3); }
 
 // A prompt longer than one job of 16 tokens, groups of 7 query heads (qwen2-0.5b), blocks of
@@ -172,7 +173,7 @@ TEST_P(AttentionVariants, F16Cache) {
   check_attention(GetParam(), 14, 2, 3, 1, 5, shuo::format::GgmlType::F16);
 }
 
-INSTANTIATE_TEST_SUITE_P(HeadDims, AttentionVariants, ::testing::Values(8, 24, 64));
+INSTANTIATE_TEST_SUITE_P(HeadDims, AttentionVariants, ::testing::Values(8, 20, 24, 64));
 
 // A Q8_0 cache: head sizes that are whole blocks of 32, several heads per row (a head's row
 // starts inside the position's row of blocks), blocks of 3 and 16 positions.
@@ -214,8 +215,8 @@ TEST(Attention, Q8_0RowRoundTrip) {
   EXPECT_EQ(back[5], 0.0f);
 }
 
-TEST(Ops, SwigluAvx512MatchesReference) {
-  if (!detect_cpu_features().has_avx512()) GTEST_SKIP() << "this CPU has no AVX-512";
+namespace {
+void check_swiglu_variant(SwigluFn fn) {
   // Odd length (a scalar tail), large magnitudes (exp saturates to 0 / inf), zero.
   std::vector<float> gate(1037), up(1037);
   for (size_t i = 0; i < gate.size(); ++i) {
@@ -225,9 +226,20 @@ TEST(Ops, SwigluAvx512MatchesReference) {
   gate[3] = 0.0f;
   std::vector<float> want(gate.size()), got(gate.size());
   swiglu_ref(gate.data(), up.data(), int64_t(gate.size()), want.data());
-  swiglu_avx512(gate.data(), up.data(), int64_t(gate.size()), got.data());
+  fn(gate.data(), up.data(), int64_t(gate.size()), got.data());
   for (size_t i = 0; i < want.size(); ++i)
     ASSERT_NEAR(got[i], want[i], 1e-6 * (1.0 + std::fabs(want[i]))) << "gate " << gate[i];
+}
+}  // namespace
+
+TEST(Ops, SwigluAvx512MatchesReference) {
+  if (!detect_cpu_features().has_avx512()) GTEST_SKIP() << "this CPU has no AVX-512";
+  check_swiglu_variant(swiglu_avx512);
+}
+
+TEST(Ops, SwigluAvx2MatchesReference) {
+  if (!detect_cpu_features().has_avx2_fma()) GTEST_SKIP() << "this CPU has no AVX2 + FMA + F16C";
+  check_swiglu_variant(swiglu_avx2);
 }
 
 namespace {
@@ -264,8 +276,8 @@ TEST(Ops, GeluIsTanhApproximationRoundedToFp16) {
   EXPECT_NE(gelu_tanh(1.0), gelu_tanh(1.0004));
 }
 
-TEST(Ops, GeluAvx512MatchesReference) {
-  if (!detect_cpu_features().has_avx512()) GTEST_SKIP() << "this CPU has no AVX-512";
+namespace {
+void check_gelu_variant(GeluFn fn) {
   // Every fp16 input in [-12, 12] plus the float neighbours of the thresholds; odd length.
   std::vector<float> x;
   for (uint32_t h = 0; h < 0x10000; ++h) {
@@ -279,7 +291,7 @@ TEST(Ops, GeluAvx512MatchesReference) {
   x.push_back(0.3f);
   std::vector<float> want(x.size()), got(x.size());
   gelu_ref(x.data(), int64_t(x.size()), want.data());
-  gelu_avx512(x.data(), int64_t(x.size()), got.data());
+  fn(x.data(), int64_t(x.size()), got.data());
   size_t differ = 0;
   for (size_t i = 0; i < x.size(); ++i) {
     if (got[i] == want[i]) continue;
@@ -295,5 +307,16 @@ TEST(Ops, GeluAvx512MatchesReference) {
         << "x " << x[i] << " want " << want[i] << " got " << got[i];
   }
   EXPECT_LE(differ, x.size() / 100) << differ << " of " << x.size() << " differ by one fp16 step";
-  RecordProperty("one_step_differences", std::to_string(differ));
+  ::testing::Test::RecordProperty("one_step_differences", std::to_string(differ));
+}
+}  // namespace
+
+TEST(Ops, GeluAvx512MatchesReference) {
+  if (!detect_cpu_features().has_avx512()) GTEST_SKIP() << "this CPU has no AVX-512";
+  check_gelu_variant(gelu_avx512);
+}
+
+TEST(Ops, GeluAvx2MatchesReference) {
+  if (!detect_cpu_features().has_avx2_fma()) GTEST_SKIP() << "this CPU has no AVX2 + FMA + F16C";
+  check_gelu_variant(gelu_avx2);
 }
