@@ -62,6 +62,12 @@ void gemm_i8_avx512(const GemmI8Tile& w, const GemmAct& act, int64_t n_tokens, f
                     int64_t y_stride, int n_rows);
 void gemm_f32_avx512(const GemmF32Tile& w, const float* x, int64_t x_stride, int64_t n_tokens,
                      float* y, int64_t y_stride, int n_rows);
+// AVX2 + FMA variants (gemm_avx2.cc) for CPUs without AVX-512; no packed-tile kernel, so such
+// CPUs keep the stored layout and pack tiles per call.
+void gemm_i8_avx2(const GemmI8Tile& w, const GemmAct& act, int64_t n_tokens, float* y,
+                  int64_t y_stride, int n_rows);
+void gemm_f32_avx2(const GemmF32Tile& w, const float* x, int64_t x_stride, int64_t n_tokens,
+                   float* y, int64_t y_stride, int n_rows);
 // Load-time packed tiles (packed.h): int8 kinds read act, F16x16 reads x (row stride x_stride).
 void gemm_packed_ref(const PackedTile& w, const GemmAct& act, const float* x, int64_t x_stride,
                      int64_t n_tokens, float* y, int64_t y_stride, int n_rows);

@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "kernels/gemm.h"
 #include "kernels/simd_x86.h"
 #include "kernels/vec_dot.h"
 
@@ -149,6 +150,8 @@ VecDotKernels vec_dot_kernels_avx2() {
   k.q4_0 = vec_dot_q4_0_avx2;
   add_k_quant_kernels_avx2(k);
   add_q4_1_q5_kernels_avx2(k);
+  k.gemm_i8 = gemm_i8_avx2;
+  k.gemm_f32 = gemm_f32_avx2;
   return k;
 }
 

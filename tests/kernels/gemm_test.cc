@@ -128,8 +128,9 @@ TEST(Gemm, I8ReferenceMatchesDequantizedMath) {
   }
 }
 
-TEST(Gemm, I8Avx512MatchesReference) {
-  if (!have_avx512()) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
+bool have_avx2() { return detect_cpu_features().has_avx2_fma(); }
+
+void check_i8_variant(GemmI8Fn fn) {
   for (GgmlType t : kI8Types) {
     const int64_t cols = 768;
     for (int rows : {16, 5}) {
@@ -144,7 +145,7 @@ TEST(Gemm, I8Avx512MatchesReference) {
         const int64_t stride = 20;
         std::vector<float> want(size_t(n_tok * stride), -7.0f), got(size_t(n_tok * stride), -7.0f);
         gemm_i8_ref(tile, act, n_tok, want.data(), stride, rows);
-        gemm_i8_avx512(tile, act, n_tok, got.data(), stride, rows);
+        fn(tile, act, n_tok, got.data(), stride, rows);
         for (size_t i = 0; i < want.size(); ++i)
           ASSERT_NEAR(got[i], want[i], 1e-5 * (1.0 + std::fabs(want[i])))
               << format::ggml_type_name(t) << " rows " << rows << " tokens " << n_tok << " i=" << i;
@@ -153,8 +154,7 @@ TEST(Gemm, I8Avx512MatchesReference) {
   }
 }
 
-TEST(Gemm, F32Avx512MatchesReference) {
-  if (!have_avx512()) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
+void check_f32_variant(GemmF32Fn fn) {
   for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::BF16}) {
     const int64_t cols = 200;
     for (int rows : {16, 9}) {
@@ -167,7 +167,7 @@ TEST(Gemm, F32Avx512MatchesReference) {
         const int64_t stride = 19;
         std::vector<float> want(size_t(n_tok * stride), -7.0f), got(size_t(n_tok * stride), -7.0f);
         gemm_f32_ref(tile, x.data(), x_stride, n_tok, want.data(), stride, rows);
-        gemm_f32_avx512(tile, x.data(), x_stride, n_tok, got.data(), stride, rows);
+        fn(tile, x.data(), x_stride, n_tok, got.data(), stride, rows);
         for (size_t i = 0; i < want.size(); ++i)
           ASSERT_NEAR(got[i], want[i], 1e-4 * (1.0 + std::fabs(want[i])))
               << format::ggml_type_name(t) << " rows " << rows << " tokens " << n_tok << " i=" << i;
@@ -178,9 +178,7 @@ TEST(Gemm, F32Avx512MatchesReference) {
 
 // The whole driver on the GEMM path (≥ kGemmMinTokens tokens, rows not a multiple of 16)
 // against matmul_ref on float weights.
-TEST(Gemm, MatmulDriverUsesGemmAndMatchesReference) {
-  if (!have_avx512()) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
-  const VecDotKernels k = vec_dot_kernels_avx512();
+void check_matmul_driver(const VecDotKernels& k) {
   ASSERT_NE(k.gemm_i8, nullptr);
   ASSERT_NE(k.gemm_f32, nullptr);
   tensor::ThreadPool pool(2);
@@ -200,6 +198,37 @@ TEST(Gemm, MatmulDriverUsesGemmAndMatchesReference) {
         ASSERT_NEAR(got[i], want[i], tol) << format::ggml_type_name(t) << " tokens " << n_tok << " i=" << i;
     }
   }
+}
+
+TEST(Gemm, I8Avx512MatchesReference) {
+  if (!have_avx512()) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
+  check_i8_variant(gemm_i8_avx512);
+}
+
+// Also Q4_K/Q5_K (min term) and Q6_K (16-element scales): every kI8Types entry.
+TEST(Gemm, I8Avx2MatchesReference) {
+  if (!have_avx2()) GTEST_SKIP() << "this CPU has no AVX2 + FMA";
+  check_i8_variant(gemm_i8_avx2);
+}
+
+TEST(Gemm, F32Avx512MatchesReference) {
+  if (!have_avx512()) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
+  check_f32_variant(gemm_f32_avx512);
+}
+
+TEST(Gemm, F32Avx2MatchesReference) {
+  if (!have_avx2()) GTEST_SKIP() << "this CPU has no AVX2 + FMA";
+  check_f32_variant(gemm_f32_avx2);
+}
+
+TEST(Gemm, MatmulDriverUsesGemmAndMatchesReference) {
+  if (!have_avx512()) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
+  check_matmul_driver(vec_dot_kernels_avx512());
+}
+
+TEST(Gemm, MatmulDriverUsesAvx2GemmAndMatchesReference) {
+  if (!have_avx2()) GTEST_SKIP() << "this CPU has no AVX2 + FMA";
+  check_matmul_driver(vec_dot_kernels_avx2());
 }
 
 namespace {

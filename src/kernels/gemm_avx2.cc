@@ -1,0 +1,143 @@
+// AVX2 + FMA tiled GEMM kernels of gemm.h, for CPUs without AVX-512. A 16-row tile is two
+// 8-lane halves; a pass keeps up to 6 tokens of accumulators in registers (float: both halves,
+// 12 of the 16 ymm; integer: one half at a time, whose int32 partial sums need registers too),
+// so each weight load serves up to 6 tokens. Scalar references: gemm_ref.cc.
+//
+// Integer tiles: AVX2 has no vpdpbusd, and vpmaddubsw on the tile's unsigned q + 128 against
+// signed activations would saturate (255·127·2 > 32767). So the offset is taken back off
+// (q = byte ^ 0x80, signed) and the usual sign trick applied: |q| · (a · sign(q)) sums pairs to
+// at most 2·128·127 = 32512, then vpmaddwd with ones widens to int32. Because the weights are
+// used signed, the activation-sum correction of the unsigned form (GemmAct::corr) is not needed.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <utility>
+
+#include "kernels/gemm.h"
+
+namespace shuo::kernels {
+
+namespace {
+
+constexpr int kAvx2Tokens = 6;  // tokens per pass: 2 × 6 accumulators + weights fit 16 ymm
+
+inline __m256i bcast4(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm256_set1_epi32(v);
+}
+
+// Σ over 4-column groups of q·a for 8 rows: sign trick (see the top of the file).
+inline __m256i dot4x8(__m256i abs_w, __m256i w, __m256i a, __m256i ones16) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(abs_w, _mm256_sign_epi8(a, w)), ones16);
+}
+
+// Lanes of the two halves that hold real rows (of n_rows from the half's first), for vmaskmovps.
+struct RowMasks {
+  __m256i lo, hi;
+};
+inline RowMasks row_masks(int n_rows) {
+  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return {_mm256_cmpgt_epi32(_mm256_set1_epi32(n_rows), idx), _mm256_cmpgt_epi32(_mm256_set1_epi32(n_rows - 8), idx)};
+}
+
+// One pass over T tokens for one 8-row half of the tile (rows 8·half … 8·half + 7): T float
+// and T int accumulators plus the weights stay within the 16 ymm registers.
+// G: elements per scale (32 or 16); kMin: the tile has a min term.
+template <int T, int G, bool kMin>
+void pass_i8(const GemmI8Tile& w, const BlockQ8A* act, float* y, int64_t y_stride, int half, int n_rows) {
+  const int64_t nb = w.cols / 32;
+  const int r0 = 8 * half;
+  const __m256i flip = _mm256_set1_epi8(char(0x80)), ones16 = _mm256_set1_epi16(1);
+  __m256 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    // 8 groups of 4 columns × 16 rows × 4 bytes; this half's rows are bytes 32·half … + 31.
+    const uint8_t* q = w.q + size_t(b) * 8 * 64 + 32 * half;
+    for (int part = 0; part < 32 / G; ++part) {  // one scale per part
+      const int k0 = part * (G / 4), k1 = k0 + G / 4;
+      const __m256 dw = _mm256_loadu_ps(w.d + (b * (32 / G) + part) * kGemmRows + r0);
+      __m256i s[T];
+      for (int t = 0; t < T; ++t) s[t] = _mm256_setzero_si256();
+      for (int k = k0; k < k1; ++k) {
+        const __m256i wq = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + k * 64)), flip);
+        const __m256i abs_w = _mm256_abs_epi8(wq);
+#pragma GCC unroll 6
+        for (int t = 0; t < T; ++t)
+          s[t] = _mm256_add_epi32(s[t], dot4x8(abs_w, wq, bcast4(act[t * nb + b].qs + 4 * k), ones16));
+      }
+#pragma GCC unroll 6
+      for (int t = 0; t < T; ++t)
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[t]), _mm256_mul_ps(dw, _mm256_set1_ps(act[t * nb + b].d)), acc[t]);
+    }
+    if constexpr (kMin) {
+      const __m256 mw = _mm256_loadu_ps(w.m + b * kGemmRows + r0);
+      for (int t = 0; t < T; ++t) acc[t] = _mm256_fmadd_ps(mw, _mm256_set1_ps(act[t * nb + b].sum), acc[t]);
+    }
+  }
+  const RowMasks mask = row_masks(n_rows - r0);
+  for (int t = 0; t < T; ++t) _mm256_maskstore_ps(y + t * y_stride + r0, mask.lo, acc[t]);
+}
+
+template <int T>
+void pass_f32(const GemmF32Tile& w, const float* x, int64_t x_stride, float* y, int64_t y_stride, int n_rows) {
+  __m256 acc[T][2];
+  for (int t = 0; t < T; ++t) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+  for (int64_t c = 0; c < w.cols; ++c) {
+    const __m256 w_lo = _mm256_loadu_ps(w.w + c * kGemmRows), w_hi = _mm256_loadu_ps(w.w + c * kGemmRows + 8);
+#pragma GCC unroll 6
+    for (int t = 0; t < T; ++t) {
+      const __m256 xv = _mm256_broadcast_ss(x + t * x_stride + c);
+      acc[t][0] = _mm256_fmadd_ps(w_lo, xv, acc[t][0]);
+      acc[t][1] = _mm256_fmadd_ps(w_hi, xv, acc[t][1]);
+    }
+  }
+  const RowMasks mask = row_masks(n_rows);
+  for (int t = 0; t < T; ++t) {
+    _mm256_maskstore_ps(y + t * y_stride, mask.lo, acc[t][0]);
+    _mm256_maskstore_ps(y + t * y_stride + 8, mask.hi, acc[t][1]);
+  }
+}
+
+// Tables of the passes for 1..kAvx2Tokens tokens, so the remainder runs one pass too.
+template <int G, bool kMin, size_t... I>
+constexpr auto i8_table(std::index_sequence<I...>) {
+  using Fn = void (*)(const GemmI8Tile&, const BlockQ8A*, float*, int64_t, int, int);
+  return std::array<Fn, sizeof...(I)>{&pass_i8<int(I) + 1, G, kMin>...};
+}
+template <size_t... I>
+constexpr auto f32_table(std::index_sequence<I...>) {
+  using Fn = void (*)(const GemmF32Tile&, const float*, int64_t, float*, int64_t, int);
+  return std::array<Fn, sizeof...(I)>{&pass_f32<int(I) + 1>...};
+}
+
+constexpr auto kI8G32 = i8_table<32, false>(std::make_index_sequence<kAvx2Tokens>{});
+constexpr auto kI8G32Min = i8_table<32, true>(std::make_index_sequence<kAvx2Tokens>{});
+constexpr auto kI8G16 = i8_table<16, false>(std::make_index_sequence<kAvx2Tokens>{});
+constexpr auto kI8G16Min = i8_table<16, true>(std::make_index_sequence<kAvx2Tokens>{});
+constexpr auto kF32 = f32_table(std::make_index_sequence<kAvx2Tokens>{});
+
+}  // namespace
+
+void gemm_i8_avx2(const GemmI8Tile& w, const GemmAct& act, int64_t n_tokens, float* y, int64_t y_stride,
+                  int n_rows) {
+  const auto& table = w.group == 16 ? (w.m ? kI8G16Min : kI8G16) : (w.m ? kI8G32Min : kI8G32);
+  const int64_t nb = w.cols / 32;
+  for (int64_t t0 = 0; t0 < n_tokens; t0 += kAvx2Tokens) {
+    const int64_t nt = std::min<int64_t>(kAvx2Tokens, n_tokens - t0);
+    table[size_t(nt - 1)](w, act.blocks + t0 * nb, y + t0 * y_stride, y_stride, 0, n_rows);
+    if (n_rows > 8) table[size_t(nt - 1)](w, act.blocks + t0 * nb, y + t0 * y_stride, y_stride, 1, n_rows);
+  }
+}
+
+void gemm_f32_avx2(const GemmF32Tile& w, const float* x, int64_t x_stride, int64_t n_tokens, float* y,
+                   int64_t y_stride, int n_rows) {
+  for (int64_t t0 = 0; t0 < n_tokens; t0 += kAvx2Tokens) {
+    const int64_t nt = std::min<int64_t>(kAvx2Tokens, n_tokens - t0);
+    kF32[size_t(nt - 1)](w, x + t0 * x_stride, x_stride, y + t0 * y_stride, y_stride, n_rows);
+  }
+}
+
+}  // namespace shuo::kernels
