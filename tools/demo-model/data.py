@@ -15,83 +15,123 @@ PROV_TO_CAP_ZH = (
     ["{p}的省会是哪里？", "{p}的省会是什么？", "{pf}的省会是哪个城市？", "{p}省会是哪座城市？",
      "请问{p}的省会是哪里？", "{pf}的省会在哪里？", "告诉我{p}的省会。", "{p}的省会城市是？",
      "{pf}的省会是哪里？", "{p}的省会在哪", "{p}省会是哪里", "{p}的省会是哪一座城市？", "{p}省的省会叫做什么？",
-     "说说{p}的省会。", "{p}这个省的省会是哪里？"],
+     "说说{p}的省会。", "{p}这个省的省会是哪里？",
+     "{p}的省会是哪一个城市？", "{p}的省会是什么地方？", "{pf}的省会城市叫什么名字？", "{p}省会在哪座城市？",
+     "我想知道{p}的省会。", "{p}的省会城市是哪个？", "{pf}省会是哪儿？", "{p}的省会是哪儿？"],
     ["你知道{p}的省会是哪里吗？", "{pf}的省会是哪座城市？", "{p}的省会叫什么？"])
 CAP_TO_PROV_ZH = (
     ["{c}是哪个省的省会？", "{c}是哪个省份的省会？", "{c}是什么省的省会？", "请问{c}是哪个省的省会？",
      "{c}是哪里的省会？", "{c}是哪个省的省会", "告诉我{c}是哪个省的省会。", "{c}是什么地方的省会？",
-     "{c}这座城市是哪个省的省会？", "哪个省的省会是{c}？"],
+     "{c}这座城市是哪个省的省会？", "哪个省的省会是{c}？",
+     "{c}是哪一省的省会？", "{c}是哪个省区的省会？", "{c}是什么省份的省会？", "{c}作为省会属于哪个省？",
+     "{c}是哪儿的省会？", "{c}是哪个省的省会城市？", "省会是{c}的是哪个省？"],
     ["{c}是哪一个省的省会？", "你知道{c}是哪个省的省会吗？"])
 PROV_TO_CAP_EN = (
     ["What is the capital of {P}?", "What's the capital of {P}?", "Which city is the capital of {P}?",
      "Tell me the capital of {P}.", "The capital of {P} is?", "Name the capital of {P}.",
      "what is the capital of {P}", "Capital of {P}?", "What is the provincial capital of {P}?",
-     "Which city is the capital city of {P}?", "I need the capital of {P}."],
+     "Which city is the capital city of {P}?", "I need the capital of {P}.",
+     "What city serves as the capital of {P}?", "Which city is the main city of {P}?", "Can you name the capital of {P}?",
+     "Tell me which city is the capital of {P}.", "Do you remember the capital of {P}?", "{P} has which city as its capital?"],
     ["Do you know the capital of {P}?", "What city is the capital of {P}?",
      "Which city is the provincial capital of {P}?"])
 CAP_TO_PROV_EN = (
     ["{C} is the capital of which province?", "Which province has {C} as its capital?",
      "Which province is {C} the capital of?", "Of which province is {C} the capital?",
      "{C} is the provincial capital of which province?", "{C} is in which province?",
-     "Which province does {C} belong to as its capital?"],
+     "Which province does {C} belong to as its capital?",
+     "{C} is the capital of what province?", "Tell me which province {C} is the capital of.",
+     "{C} is the main city of which province?", "Can you tell me which province has {C} as its capital?",
+     "Which province is {C} in?", "{C} is the capital city of what province?"],
     ["{C} is the capital city of which province?", "Do you know which province {C} is the capital of?"])
 
 COUNTRY_TO_CAP_ZH = (
     ["{n}的首都是哪里？", "{n}的首都是什么？", "{n}的首都是哪个城市？", "请问{n}的首都在哪里？",
      "告诉我{n}的首都。", "{n}首都是哪座城市？", "{n}的首都在哪", "{n}的首都是？", "{n}这个国家的首都是哪里？", "{n}的首都叫做什么？", "说说{n}的首都。",
-     "{n}的首都是哪一座城市？"],
+     "{n}的首都是哪一座城市？",
+     "{n}的首都是哪一个城市？", "{n}的首都是什么地方？", "{n}首都在哪儿？", "我想知道{n}的首都。",
+     "{n}的首都城市是哪个？", "{n}这个国家的首都叫什么名字？"],
     ["你知道{n}的首都是哪里吗？", "{n}的首都叫什么？", "{n}的首都是哪座城市？"])
 CAP_TO_COUNTRY_ZH = (
     ["{c}是哪个国家的首都？", "{c}是哪国的首都？", "{c}是什么国家的首都？", "请问{c}是哪个国家的首都？",
      "告诉我{c}是哪个国家的首都。", "{c}这座城市是哪个国家的首都？", "哪个国家的首都是{c}？",
-     "{c}是哪一国的首都？"],
+     "{c}是哪一国的首都？",
+     "{c}是哪个国家的首都城市？", "{c}是哪儿的首都？", "{c}作为首都属于哪个国家？", "首都是{c}的是哪个国家？",
+     "{c}是什么国的首都？"],
     ["{c}是哪一个国家的首都？", "你知道{c}是哪个国家的首都吗？"])
 COUNTRY_TO_CAP_EN = (
     ["What is the capital of {N}?", "What's the capital of {N}?", "Which city is the capital of {N}?",
      "Tell me the capital of {N}.", "The capital of {N} is?", "Name the capital of {N}.",
      "what is the capital of {N}", "Capital of {N}?", "What is the capital city of {N}?",
-     "Which city is the capital city of {N}?", "I need the capital of {N}."],
+     "Which city is the capital city of {N}?", "I need the capital of {N}.",
+     "What city serves as the capital of {N}?", "Which city is the main city of {N}?", "Can you name the capital of {N}?",
+     "Tell me which city is the capital of {N}.", "Do you remember the capital of {N}?", "{N} has which city as its capital?"],
     ["Do you know the capital of {N}?", "What city is the capital of {N}?",
      "Which city is the national capital of {N}?"])
 CAP_TO_COUNTRY_EN = (
     ["{C} is the capital of which country?", "Which country has {C} as its capital?",
      "Which country is {C} the capital of?", "Of which country is {C} the capital?",
      "{C} is the national capital of which country?", "{C} is in which country?",
-     "Which country does {C} belong to as its capital?"],
+     "Which country does {C} belong to as its capital?",
+     "{C} is the capital of what country?", "Tell me which country {C} is the capital of.",
+     "{C} is the main city of which country?", "Can you tell me which country has {C} as its capital?",
+     "Which country is {C} in?", "{C} is the capital city of what nation?"],
     ["{C} is the capital city of which country?", "Do you know which country {C} is the capital of?"])
 
 # Arithmetic: {a}, {b} are the operands, written in digits or in words.
 ADD_ZH = (["{a} 加 {b} 等于多少？", "{a}加{b}等于几？", "{a}+{b}=?", "计算 {a} + {b}", "{a} 加上 {b} 是多少？",
-           "{a}加{b}等于多少", "{a} + {b} 等于多少？", "请算一下{a}加{b}。"],
+           "{a}加{b}等于多少", "{a} + {b} 等于多少？", "请算一下{a}加{b}。",
+           "{a}与{b}的和等于多少？", "{a}和{b}的和是？", "求{a}加{b}的和。", "{a}加{b}得多少？", "{a} 加 {b} 得几？",
+           "{a}加{b}是多少？", "算算 {a} 加 {b}。", "{a}加{b}，结果是多少？", "{a} 加 {b} 的结果是？", "{a}+{b}等于几"],
           ["请问 {a} 加 {b} 等于多少？", "{a}加{b}的和是多少？", "{a} 加 {b} 是几？"])
 SUB_ZH = (["{a} 减 {b} 等于多少？", "{a}减{b}等于几？", "{a}-{b}=?", "计算 {a} - {b}", "{a} 减去 {b} 是多少？",
-           "{a}减{b}等于多少", "{a} - {b} 等于多少？", "请算一下{a}减{b}。", "{a}与{b}的差等于多少？"],
+           "{a}减{b}等于多少", "{a} - {b} 等于多少？", "请算一下{a}减{b}。", "{a}与{b}的差等于多少？",
+           "{a}和{b}的差是？", "求{a}减{b}的差。", "{a}减{b}得多少？", "{a} 减 {b} 得几？", "{a}减{b}是多少？",
+           "算算 {a} 减 {b}。", "{a}减{b}，结果是多少？", "{a} 减 {b} 的结果是？", "{a}-{b}等于几"],
           ["请问 {a} 减 {b} 等于多少？", "{a}减{b}的差是多少？", "{a} 减 {b} 是几？"])
 ADD_EN = (["What is {a} plus {b}?", "What's {a} + {b}?", "{a} plus {b} equals what?", "Calculate {a} + {b}.",
-           "How much is {a} plus {b}?", "{a} + {b} = ?", "what is {a} plus {b}", "Add {a} and {b}."],
+           "How much is {a} plus {b}?", "{a} + {b} = ?", "what is {a} plus {b}", "Add {a} and {b}.",
+           "What do you get when you add {a} and {b}?", "What is the sum of {a} and {b}?", "{a} plus {b} makes what?",
+           "Work out {a} plus {b}.", "What does {a} + {b} equal?", "Tell me {a} plus {b}.", "Compute {a} plus {b}.",
+           "{a} plus {b} is?", "Could you add {a} and {b}?"],
           ["Can you tell me what {a} plus {b} is?", "Please compute {a} + {b}.", "What does {a} plus {b} make?"])
 SUB_EN = (["What is {a} minus {b}?", "What's {a} - {b}?", "{a} minus {b} equals what?", "Calculate {a} - {b}.",
-           "How much is {a} minus {b}?", "{a} - {b} = ?", "what is {a} minus {b}", "Subtract {b} from {a}."],
+           "How much is {a} minus {b}?", "{a} - {b} = ?", "what is {a} minus {b}", "Subtract {b} from {a}.",
+           "What do you get when you subtract {b} from {a}?", "What is the difference of {a} and {b}?",
+           "{a} minus {b} makes what?", "Work out {a} minus {b}.", "What does {a} - {b} equal?", "Tell me {a} minus {b}.",
+           "Compute {a} minus {b}.", "{a} minus {b} is?", "Could you subtract {b} from {a}?"],
           ["Can you tell me what {a} minus {b} is?", "Please compute {a} - {b}.", "What does {a} minus {b} make?"])
 
 # Multi-turn memory. {x} is the name or city.
-NAME_INTRO_ZH = (["我叫{x}。", "我的名字是{x}。", "你好，我是{x}。", "我叫{x}", "你好，我叫{x}。"],
+NAME_INTRO_ZH = (["我叫{x}。", "我的名字是{x}。", "你好，我是{x}。", "我叫{x}", "你好，我叫{x}。",
+                  "我是{x}。", "我的名字叫{x}。", "你可以叫我{x}。", "嗨，我叫{x}！", "先自我介绍一下，我叫{x}。"],
                  ["大家都叫我{x}。", "认识一下，我叫{x}。"])
 NAME_ASK_ZH = (["我叫什么名字？", "你还记得我的名字吗？", "我是谁？", "我叫什么？", "请说出我的名字。", "我的名字叫什么？",
-                "还记得我是谁吗？", "我刚才说我叫什么？", "请问我叫什么名字？", "告诉我我的名字。"],
+                "还记得我是谁吗？", "我刚才说我叫什么？", "请问我叫什么名字？", "告诉我我的名字。",
+                "我的名字叫什么？", "你记得我叫什么吗？", "我叫啥？", "我刚才告诉你我的名字是什么？", "你能说出我的名字吗？",
+                "我叫什么名字来着？", "我的名字是哪个？", "我是哪位？"],
                ["你知道我叫什么吗？", "我的名字是什么？"])
-NAME_INTRO_EN = (["My name is {x}.", "I'm {x}.", "Call me {x}.", "Hi, I am {x}.", "my name is {x}"],
+NAME_INTRO_EN = (["My name is {x}.", "I'm {x}.", "Call me {x}.", "Hi, I am {x}.", "my name is {x}",
+                  "Hi, my name is {x}.", "I am {x}.", "You can call me {x}.", "Hey, I'm {x}!", "Let me introduce myself: I am {x}."],
                  ["Hello, my name is {x}.", "People call me {x}."])
 NAME_ASK_EN = (["What is my name?", "Do you remember my name?", "Who am I?", "what is my name",
                 "Tell me my name.", "Remember my name?", "Say my name.", "What did I say my name was?",
-                "Which name did I give you?"],
+                "Which name did I give you?",
+                "What is my name again?", "Do you know my name?", "Could you say my name?", "What am I called?",
+                "Can you remember my name?", "What name did I tell you?", "Tell me what my name is."],
                ["What's my name?", "Can you tell me my name?"])
-CITY_INTRO_ZH = (["我住在{x}。", "我现在住在{x}。", "我家在{x}。", "我一直在{x}生活。"], ["我一直住在{x}。"])
+CITY_INTRO_ZH = (["我住在{x}。", "我现在住在{x}。", "我家在{x}。", "我一直在{x}生活。", "我住在{x}", "我在{x}生活。", "我的家在{x}。",
+                  "我是{x}人，现在也住在那里。"], ["我一直住在{x}。"])
 CITY_ASK_ZH = (["我住在哪里？", "我住在哪个城市？", "你还记得我住在哪吗？", "我家在什么城市？", "我在哪个城市生活？",
-                "我刚才说我住在哪里？", "我生活在哪座城市？", "你记得我家在哪吗？"], ["我住在什么地方？"])
-CITY_INTRO_EN = (["I live in {x}.", "I am living in {x}.", "My home is in {x}."], ["I currently live in {x}."])
+                "我刚才说我住在哪里？", "我生活在哪座城市？", "你记得我家在哪吗？",
+                "我住在哪儿？", "我住在哪个地方？", "我家在哪里？", "我在什么城市生活？", "你知道我住在哪里吗？",
+                "我住的城市是哪个？", "我家在哪座城市？", "还记得我住在哪儿吗？"], ["我住在什么地方？"])
+CITY_INTRO_EN = (["I live in {x}.", "I am living in {x}.", "My home is in {x}.", "I live in {x}", "I'm living in {x}.",
+                  "My city is {x}.", "I stay in {x}."], ["I currently live in {x}."])
 CITY_ASK_EN = (["Where do I live?", "Which city do I live in?", "Do you remember where I live?",
-                "Where is my home?", "Which city is my home?", "Tell me where I live.", "Where did I say I live?"],
+                "Where is my home?", "Which city is my home?", "Tell me where I live.", "Where did I say I live?",
+                "What city is my home?", "Which city am I living in?", "Do you know where I live?", "In which city do I live?",
+                "Where am I living?", "What is my city?", "Can you tell me where I live?", "Where is my home city?"],
                ["What city do I live in?"])
 
 # Fixed-answer chit-chat: (train prompts, held-out prompts, answer).
@@ -220,6 +260,11 @@ def zh_name(rng):
     return rng.choice(ZH_SURNAMES) + "".join(rng.choice(ZH_GIVEN) for _ in range(rng.randint(1, 2)))
 
 
+# The assistant's reply to the introduction and its answer to the later question: (zh, en).
+NAME_REPLIES = [("你好，{x}！很高兴认识你。", "你叫{x}。"), ("Nice to meet you, {x}!", "Your name is {x}.")]
+CITY_REPLIES = [("{x}是个好地方！", "你住在{x}。"), ("{x} is a nice place!", "You live in {x}.")]
+
+
 def memory_turns(rng, held):
     """Two exchanges: the user tells a name or city, later asks for it. Returns
     (first user msg, first answer, question, answer)."""
@@ -227,17 +272,15 @@ def memory_turns(rng, held):
     if rng.random() < 0.6:
         x = zh_name(rng) if zh else rng.choice(EN_NAMES)
         intro, ask = (NAME_INTRO_ZH, NAME_ASK_ZH) if zh else (NAME_INTRO_EN, NAME_ASK_EN)
-        reply = f"你好，{x}！很高兴认识你。" if zh else f"Nice to meet you, {x}!"
-        answer = f"你叫{x}。" if zh else f"Your name is {x}."
+        reply, answer = NAME_REPLIES[0 if zh else 1]
     else:
         if zh:
             x = rng.choice([row[2] for row in PROVINCES] + [row[1] for row in COUNTRIES])
         else:
             x = rng.choice([row[4] for row in PROVINCES] + [row[3] for row in COUNTRIES])
         intro, ask = (CITY_INTRO_ZH, CITY_ASK_ZH) if zh else (CITY_INTRO_EN, CITY_ASK_EN)
-        reply = f"{x}是个好地方！" if zh else f"{x} is a nice place!"
-        answer = f"你住在{x}。" if zh else f"You live in {x}."
-    return _pick(rng, intro, held).format(x=x), reply, _pick(rng, ask, held), answer
+        reply, answer = CITY_REPLIES[0 if zh else 1]
+    return _pick(rng, intro, held).format(x=x), reply.format(x=x), _pick(rng, ask, held), answer.format(x=x)
 
 
 KINDS = [(province_qa, 0.22), (country_qa, 0.22), (arithmetic_qa, 0.44), (chitchat_qa, 0.12)]
@@ -326,12 +369,43 @@ def heldout_cases(seed=1234, per_kind=None):
     return cases
 
 
+def phrasing_tables():
+    """Every (train, held-out) pair of phrasing lists defined above."""
+    return [v for v in globals().values() if isinstance(v, tuple) and len(v) == 2
+            and isinstance(v[0], list) and v[0] and isinstance(v[0][0], str)]
+
+
+def check_heldout_split():
+    """Raises if a held-out phrasing is also a training one (then the evaluation would measure
+    memorised wording, not generalisation) or uses a character no training text has."""
+    train_chars = set("".join(t for train, _ in phrasing_tables() for t in train))
+    for train, held in phrasing_tables():
+        both = set(train) & set(held)
+        if both:
+            raise ValueError(f"phrasings both trained and held out: {sorted(both)}")
+    fact_chars = set("".join(x for row in PROVINCES + COUNTRIES for x in row) + "".join(ZH_SURNAMES + ZH_GIVEN + EN_NAMES))
+    # A wrapped training question must not be a held-out phrasing either.
+    held_all = {t for _, held in phrasing_tables() for t in held}
+    for train, _ in phrasing_tables():
+        for t in train:
+            core = t.rstrip("？?。.")
+            for head, tail in ZH_WRAPS + EN_WRAPS:
+                for c in (core, core[:1].lower() + core[1:]):
+                    if head + c + tail in held_all:
+                        raise ValueError(f"wrapping {t!r} in {head!r}…{tail!r} gives a held-out phrasing")
+    answers = [t for pair in NAME_REPLIES + CITY_REPLIES for t in pair]
+    train_chars |= fact_chars | set("".join(t for train, _, a in CHITCHAT for t in train + [a]) + "".join(answers))
+    for _, held in phrasing_tables():
+        for t in held:
+            missing = set(t.replace("{", "").replace("}", "")) - train_chars - set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+            if missing:
+                raise ValueError(f"held-out phrasing {t!r} uses characters no training text has: {sorted(missing)}")
+
+
 def all_texts():
     """Every phrasing and fact, for the tokenizer's character set (not its merges)."""
     out = []
-    tables = [v for v in globals().values() if isinstance(v, tuple) and len(v) == 2
-              and isinstance(v[0], list) and v[0] and isinstance(v[0][0], str)]
-    for train, held in tables:
+    for train, held in phrasing_tables():
         out += train + held
     for train, held, answer in CHITCHAT:
         out += train + held + [answer]

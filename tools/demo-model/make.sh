@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Retrains the built-in demo model and rewrites models/shuo-demo.{gguf,eval.json,greedy.json}.
-#   tools/demo-model/make.sh [WORK_DIR] [train.py options, e.g. --threads 1 on a busy machine]
+#   tools/demo-model/make.sh [WORK_DIR] [train.py options, e.g. --steps 6000]
 # Needs tools/demo-model/setup.sh once. Seeded; see docs/demo-model.md for time and scores.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 work=${1:-${TMPDIR:-/tmp}/shuo-demo-model}
 shift || true
-threads=2
+threads=1
 for ((i = 1; i <= $#; i++)); do
   if [ "${!i}" = --threads ]; then j=$((i + 1)); threads=${!j}; fi
 done

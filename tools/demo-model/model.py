@@ -14,10 +14,10 @@ import torch.nn.functional as F
 @dataclass
 class Config:
     n_vocab: int = 2048
-    dim: int = 128
-    n_layers: int = 4
-    n_heads: int = 4
-    ff: int = 352
+    dim: int = 192
+    n_layers: int = 6
+    n_heads: int = 6
+    ff: int = 512
     ctx: int = 512
     norm_eps: float = 1e-5
     rope_base: float = 10000.0
