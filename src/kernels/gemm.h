@@ -62,8 +62,7 @@ void gemm_i8_avx512(const GemmI8Tile& w, const GemmAct& act, int64_t n_tokens, f
                     int64_t y_stride, int n_rows);
 void gemm_f32_avx512(const GemmF32Tile& w, const float* x, int64_t x_stride, int64_t n_tokens,
                      float* y, int64_t y_stride, int n_rows);
-// AVX2 + FMA variants (gemm_avx2.cc) for CPUs without AVX-512; no packed-tile kernel, so such
-// CPUs keep the stored layout and pack tiles per call.
+// AVX2 + FMA variants (gemm_avx2.cc) for CPUs without AVX-512.
 void gemm_i8_avx2(const GemmI8Tile& w, const GemmAct& act, int64_t n_tokens, float* y,
                   int64_t y_stride, int n_rows);
 void gemm_f32_avx2(const GemmF32Tile& w, const float* x, int64_t x_stride, int64_t n_tokens,
@@ -73,6 +72,8 @@ void gemm_packed_ref(const PackedTile& w, const GemmAct& act, const float* x, in
                      int64_t n_tokens, float* y, int64_t y_stride, int n_rows);
 void gemm_packed_avx512(const PackedTile& w, const GemmAct& act, const float* x, int64_t x_stride,
                         int64_t n_tokens, float* y, int64_t y_stride, int n_rows);
+void gemm_packed_avx2(const PackedTile& w, const GemmAct& act, const float* x, int64_t x_stride,
+                      int64_t n_tokens, float* y, int64_t y_stride, int n_rows);
 
 // corr[g] = Σ qs over 16-element group g of the n/32 blocks (n a multiple of 32).
 void gemm_act_corr(const BlockQ8A* blocks, int64_t n, int32_t* corr);

@@ -101,6 +101,75 @@ void pass_f32(const GemmF32Tile& w, const float* x, int64_t x_stride, float* y, 
   }
 }
 
+// Load-time packed tiles (packed.h), one 8-row half per pass like pass_i8: Q8_0x16 quants are
+// q + 128 (flipped back to signed), Q4_0x16 nibbles are q + 8; scales are the block's fp16 row.
+template <int T, PackedKind K>
+void pass_packed_i8(const PackedTile& w, const BlockQ8A* act, float* y, int64_t y_stride, int half, int n_rows) {
+  constexpr bool kQ8 = K == PackedKind::kQ8_0x16;
+  constexpr size_t kQBytes = kQ8 ? 512 : 256, kBlock = kQBytes + 32;
+  const int64_t nb = w.cols / 32;
+  const int r0 = 8 * half;
+  const __m256i flip = _mm256_set1_epi8(char(0x80)), ones16 = _mm256_set1_epi16(1);
+  const __m256i low4 = _mm256_set1_epi8(0x0f), eight = _mm256_set1_epi8(8);
+  __m256 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* p = w.data + size_t(b) * kBlock;
+    __m256i s[T];
+    for (int t = 0; t < T; ++t) s[t] = _mm256_setzero_si256();
+    for (int g = 0; g < (kQ8 ? 8 : 4); ++g) {
+      const __m256i z = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 64 * g + 32 * half));
+      // Q8_0: group g holds columns 4g…4g+3. Q4_0: its low nibbles columns 4g…, high 16 + 4g….
+      const __m256i lo = kQ8 ? _mm256_xor_si256(z, flip) : _mm256_sub_epi8(_mm256_and_si256(z, low4), eight);
+      const __m256i abs_lo = _mm256_abs_epi8(lo);
+      if constexpr (kQ8) {
+#pragma GCC unroll 6
+        for (int t = 0; t < T; ++t)
+          s[t] = _mm256_add_epi32(s[t], dot4x8(abs_lo, lo, bcast4(act[t * nb + b].qs + 4 * g), ones16));
+      } else {
+        const __m256i hi = _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(z, 4), low4), eight);
+        const __m256i abs_hi = _mm256_abs_epi8(hi);
+#pragma GCC unroll 6
+        for (int t = 0; t < T; ++t) {
+          const int8_t* qs = act[t * nb + b].qs;
+          s[t] = _mm256_add_epi32(s[t], dot4x8(abs_lo, lo, bcast4(qs + 4 * g), ones16));
+          s[t] = _mm256_add_epi32(s[t], dot4x8(abs_hi, hi, bcast4(qs + 16 + 4 * g), ones16));
+        }
+      }
+    }
+    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + kQBytes + 2 * r0)));
+#pragma GCC unroll 6
+    for (int t = 0; t < T; ++t)
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[t]), _mm256_mul_ps(dw, _mm256_set1_ps(act[t * nb + b].d)), acc[t]);
+  }
+  const RowMasks mask = row_masks(n_rows - r0);
+  for (int t = 0; t < T; ++t) _mm256_maskstore_ps(y + t * y_stride + r0, mask.lo, acc[t]);
+}
+
+// F16x16 tiles: both halves at once (12 accumulators), each column's 16 fp16 values widened
+// once for every token of the pass.
+template <int T>
+void pass_packed_f16(const PackedTile& w, const float* x, int64_t x_stride, float* y, int64_t y_stride, int n_rows) {
+  __m256 acc[T][2];
+  for (int t = 0; t < T; ++t) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+  for (int64_t c = 0; c < w.cols; ++c) {
+    const uint8_t* col = w.data + (c / 32) * 1024 + (c % 32) * 32;
+    const __m256 w_lo = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col)));
+    const __m256 w_hi = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col + 16)));
+#pragma GCC unroll 6
+    for (int t = 0; t < T; ++t) {
+      const __m256 xv = _mm256_broadcast_ss(x + t * x_stride + c);
+      acc[t][0] = _mm256_fmadd_ps(w_lo, xv, acc[t][0]);
+      acc[t][1] = _mm256_fmadd_ps(w_hi, xv, acc[t][1]);
+    }
+  }
+  const RowMasks mask = row_masks(n_rows);
+  for (int t = 0; t < T; ++t) {
+    _mm256_maskstore_ps(y + t * y_stride, mask.lo, acc[t][0]);
+    _mm256_maskstore_ps(y + t * y_stride + 8, mask.hi, acc[t][1]);
+  }
+}
+
 // Tables of the passes for 1..kAvx2Tokens tokens, so the remainder runs one pass too.
 template <int G, bool kMin, size_t... I>
 constexpr auto i8_table(std::index_sequence<I...>) {
@@ -113,11 +182,25 @@ constexpr auto f32_table(std::index_sequence<I...>) {
   return std::array<Fn, sizeof...(I)>{&pass_f32<int(I) + 1>...};
 }
 
+template <PackedKind K, size_t... I>
+constexpr auto packed_i8_table(std::index_sequence<I...>) {
+  using Fn = void (*)(const PackedTile&, const BlockQ8A*, float*, int64_t, int, int);
+  return std::array<Fn, sizeof...(I)>{&pass_packed_i8<int(I) + 1, K>...};
+}
+template <size_t... I>
+constexpr auto packed_f16_table(std::index_sequence<I...>) {
+  using Fn = void (*)(const PackedTile&, const float*, int64_t, float*, int64_t, int);
+  return std::array<Fn, sizeof...(I)>{&pass_packed_f16<int(I) + 1>...};
+}
+
 constexpr auto kI8G32 = i8_table<32, false>(std::make_index_sequence<kAvx2Tokens>{});
 constexpr auto kI8G32Min = i8_table<32, true>(std::make_index_sequence<kAvx2Tokens>{});
 constexpr auto kI8G16 = i8_table<16, false>(std::make_index_sequence<kAvx2Tokens>{});
 constexpr auto kI8G16Min = i8_table<16, true>(std::make_index_sequence<kAvx2Tokens>{});
 constexpr auto kF32 = f32_table(std::make_index_sequence<kAvx2Tokens>{});
+constexpr auto kPackedQ8 = packed_i8_table<PackedKind::kQ8_0x16>(std::make_index_sequence<kAvx2Tokens>{});
+constexpr auto kPackedQ4 = packed_i8_table<PackedKind::kQ4_0x16>(std::make_index_sequence<kAvx2Tokens>{});
+constexpr auto kPackedF16 = packed_f16_table(std::make_index_sequence<kAvx2Tokens>{});
 
 }  // namespace
 
@@ -137,6 +220,29 @@ void gemm_f32_avx2(const GemmF32Tile& w, const float* x, int64_t x_stride, int64
   for (int64_t t0 = 0; t0 < n_tokens; t0 += kAvx2Tokens) {
     const int64_t nt = std::min<int64_t>(kAvx2Tokens, n_tokens - t0);
     kF32[size_t(nt - 1)](w, x + t0 * x_stride, x_stride, y + t0 * y_stride, y_stride, n_rows);
+  }
+}
+
+void gemm_packed_avx2(const PackedTile& w, const GemmAct& act, const float* x, int64_t x_stride, int64_t n_tokens,
+                      float* y, int64_t y_stride, int n_rows) {
+  const int64_t nb = w.cols / 32;
+  for (int64_t t0 = 0; t0 < n_tokens; t0 += kAvx2Tokens) {
+    const size_t i = size_t(std::min<int64_t>(kAvx2Tokens, n_tokens - t0) - 1);
+    float* yt = y + t0 * y_stride;
+    switch (w.kind) {
+      case PackedKind::kQ8_0x16:
+      case PackedKind::kQ4_0x16: {
+        const auto& table = w.kind == PackedKind::kQ8_0x16 ? kPackedQ8 : kPackedQ4;
+        table[i](w, act.blocks + t0 * nb, yt, y_stride, 0, n_rows);
+        if (n_rows > 8) table[i](w, act.blocks + t0 * nb, yt, y_stride, 1, n_rows);
+        break;
+      }
+      case PackedKind::kF16x16:
+        kPackedF16[i](w, x + t0 * x_stride, x_stride, yt, y_stride, n_rows);
+        break;
+      case PackedKind::kNone:
+        return;
+    }
   }
 }
 

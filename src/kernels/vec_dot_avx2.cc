@@ -152,6 +152,7 @@ VecDotKernels vec_dot_kernels_avx2() {
   add_q4_1_q5_kernels_avx2(k);
   k.gemm_i8 = gemm_i8_avx2;
   k.gemm_f32 = gemm_f32_avx2;
+  k.gemm_packed = gemm_packed_avx2;
   return k;
 }
 

@@ -266,8 +266,7 @@ TEST(GemmPacked, KindsAndSizes) {
     EXPECT_EQ(packed_tile_bytes(packed_kind_for(t, 512), 512), 16 * *format::ggml_row_bytes(t, 512));
 }
 
-TEST(GemmPacked, Avx512MatchesReference) {
-  if (!have_avx512()) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
+void check_packed_variant(GemmPackedFn fn) {
   for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::F16}) {
     const int64_t rows = 37, cols = 320;
     PackedMatrix p = packed_matrix(t, rows, cols, 130);
@@ -279,7 +278,7 @@ TEST(GemmPacked, Avx512MatchesReference) {
       for (int64_t tile = 0; tile < packed_tiles(rows); ++tile) {
         const int nr = int(std::min<int64_t>(16, rows - tile * 16));
         gemm_packed_ref(p.m.w.packed_tile(tile), act, x.data(), cols, n_tok, want.data() + tile * 16, rows, nr);
-        gemm_packed_avx512(p.m.w.packed_tile(tile), act, x.data(), cols, n_tok, got.data() + tile * 16, rows, nr);
+        fn(p.m.w.packed_tile(tile), act, x.data(), cols, n_tok, got.data() + tile * 16, rows, nr);
       }
       for (size_t i = 0; i < want.size(); ++i)
         ASSERT_NEAR(got[i], want[i], 1e-4 * (1.0 + std::fabs(want[i])))
@@ -288,11 +287,20 @@ TEST(GemmPacked, Avx512MatchesReference) {
   }
 }
 
+TEST(GemmPacked, Avx512MatchesReference) {
+  if (!have_avx512()) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
+  check_packed_variant(gemm_packed_avx512);
+}
+
+// Rows 37: a tile whose upper half has 5 rows and one whose upper half is empty.
+TEST(GemmPacked, Avx2MatchesReference) {
+  if (!have_avx2()) GTEST_SKIP() << "this CPU has no AVX2 + FMA";
+  check_packed_variant(gemm_packed_avx2);
+}
+
 // Packed matrices through the driver, one token (decode) and many, against matmul_ref on the
 // stored rows: the packing itself is checked here.
-TEST(GemmPacked, MatmulDriverMatchesReference) {
-  if (!have_avx512()) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
-  const VecDotKernels k = vec_dot_kernels_avx512();
+void check_packed_driver(const VecDotKernels& k) {
   ASSERT_NE(k.gemm_packed, nullptr);
   tensor::ThreadPool pool(2);
   for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::F16}) {
@@ -309,4 +317,14 @@ TEST(GemmPacked, MatmulDriverMatchesReference) {
         ASSERT_NEAR(got[i], want[i], tol) << format::ggml_type_name(t) << " tokens " << n_tok << " i=" << i;
     }
   }
+}
+
+TEST(GemmPacked, MatmulDriverMatchesReference) {
+  if (!have_avx512()) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
+  check_packed_driver(vec_dot_kernels_avx512());
+}
+
+TEST(GemmPacked, MatmulDriverMatchesReferenceAvx2) {
+  if (!have_avx2()) GTEST_SKIP() << "this CPU has no AVX2 + FMA";
+  check_packed_driver(vec_dot_kernels_avx2());
 }
