@@ -290,9 +290,11 @@ KINDS = [(province_qa, 0.22), (country_qa, 0.22), (arithmetic_qa, 0.44), (chitch
 # question inside rather than reacting to the wording around it (e.g. a final 吗 is not "I don't
 # know"). None of them is how a held-out phrasing starts.
 ZH_WRAPS = [("请问", "？"), ("我想问一下，", "？"), ("嗯，", "？"), ("麻烦告诉我，", "。"), ("能告诉我", "吗？"),
-            ("我想知道", "。"), ("", "呢？"), ("那", "？"), ("考考你，", "？")]
+            ("我想知道", "。"), ("", "呢？"), ("那", "？"), ("考考你，", "？"), ("你知不知道", "？"),
+            ("你晓得", "吗？"), ("你清楚", "吗？"), ("你能说说", "吗？")]
 EN_WRAPS = [("Quick question: ", "?"), ("Hey, ", "?"), ("So, ", "?"), ("I wonder, ", "?"),
-            ("Could you tell me: ", "?"), ("", ""), ("Please answer: ", "?")]
+            ("Could you tell me: ", "?"), ("", ""), ("Please answer: ", "?"), ("Any idea: ", "?"),
+            ("Would you know: ", "?")]
 
 
 def wrap(rng, q):
