@@ -81,12 +81,16 @@ void pass_i8(const GemmI8Tile& w, const BlockQ8A* act, float* y, int64_t y_strid
   for (int t = 0; t < T; ++t) _mm256_maskstore_ps(y + t * y_stride + r0, mask.lo, acc[t]);
 }
 
-template <int T>
-void pass_f32(const GemmF32Tile& w, const float* x, int64_t x_stride, float* y, int64_t y_stride, int n_rows) {
+// Float weights, both halves at once (12 accumulators): column c's 16 row values come from
+// load(c, lo, hi) once for every token of the pass.
+template <int T, class LoadColumn>
+void pass_float_columns(int64_t cols, LoadColumn load, const float* x, int64_t x_stride, float* y, int64_t y_stride,
+                        int n_rows) {
   __m256 acc[T][2];
   for (int t = 0; t < T; ++t) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
-  for (int64_t c = 0; c < w.cols; ++c) {
-    const __m256 w_lo = _mm256_loadu_ps(w.w + c * kGemmRows), w_hi = _mm256_loadu_ps(w.w + c * kGemmRows + 8);
+  for (int64_t c = 0; c < cols; ++c) {
+    __m256 w_lo, w_hi;
+    load(c, w_lo, w_hi);
 #pragma GCC unroll 6
     for (int t = 0; t < T; ++t) {
       const __m256 xv = _mm256_broadcast_ss(x + t * x_stride + c);
@@ -99,6 +103,17 @@ void pass_f32(const GemmF32Tile& w, const float* x, int64_t x_stride, float* y, 
     _mm256_maskstore_ps(y + t * y_stride, mask.lo, acc[t][0]);
     _mm256_maskstore_ps(y + t * y_stride + 8, mask.hi, acc[t][1]);
   }
+}
+
+template <int T>
+void pass_f32(const GemmF32Tile& w, const float* x, int64_t x_stride, float* y, int64_t y_stride, int n_rows) {
+  pass_float_columns<T>(
+      w.cols,
+      [&](int64_t c, __m256& lo, __m256& hi) {
+        lo = _mm256_loadu_ps(w.w + c * kGemmRows);
+        hi = _mm256_loadu_ps(w.w + c * kGemmRows + 8);
+      },
+      x, x_stride, y, y_stride, n_rows);
 }
 
 // Load-time packed tiles (packed.h), one 8-row half per pass like pass_i8: Q8_0x16 quants are
@@ -146,28 +161,17 @@ void pass_packed_i8(const PackedTile& w, const BlockQ8A* act, float* y, int64_t 
   for (int t = 0; t < T; ++t) _mm256_maskstore_ps(y + t * y_stride + r0, mask.lo, acc[t]);
 }
 
-// F16x16 tiles: both halves at once (12 accumulators), each column's 16 fp16 values widened
-// once for every token of the pass.
+// F16x16 tiles: column c of block c / 32 holds the 16 rows' fp16 values (packed.h).
 template <int T>
 void pass_packed_f16(const PackedTile& w, const float* x, int64_t x_stride, float* y, int64_t y_stride, int n_rows) {
-  __m256 acc[T][2];
-  for (int t = 0; t < T; ++t) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
-  for (int64_t c = 0; c < w.cols; ++c) {
-    const uint8_t* col = w.data + (c / 32) * 1024 + (c % 32) * 32;
-    const __m256 w_lo = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col)));
-    const __m256 w_hi = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col + 16)));
-#pragma GCC unroll 6
-    for (int t = 0; t < T; ++t) {
-      const __m256 xv = _mm256_broadcast_ss(x + t * x_stride + c);
-      acc[t][0] = _mm256_fmadd_ps(w_lo, xv, acc[t][0]);
-      acc[t][1] = _mm256_fmadd_ps(w_hi, xv, acc[t][1]);
-    }
-  }
-  const RowMasks mask = row_masks(n_rows);
-  for (int t = 0; t < T; ++t) {
-    _mm256_maskstore_ps(y + t * y_stride, mask.lo, acc[t][0]);
-    _mm256_maskstore_ps(y + t * y_stride + 8, mask.hi, acc[t][1]);
-  }
+  pass_float_columns<T>(
+      w.cols,
+      [&](int64_t c, __m256& lo, __m256& hi) {
+        const uint8_t* col = w.data + (c / 32) * 1024 + (c % 32) * 32;
+        lo = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col)));
+        hi = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col + 16)));
+      },
+      x, x_stride, y, y_stride, n_rows);
 }
 
 // Tables of the passes for 1..kAvx2Tokens tokens, so the remainder runs one pass too.
