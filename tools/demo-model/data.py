@@ -82,24 +82,32 @@ CAP_TO_COUNTRY_EN = (
 ADD_ZH = (["{a} 加 {b} 等于多少？", "{a}加{b}等于几？", "{a}+{b}=?", "计算 {a} + {b}", "{a} 加上 {b} 是多少？",
            "{a}加{b}等于多少", "{a} + {b} 等于多少？", "请算一下{a}加{b}。",
            "{a}与{b}的和等于多少？", "{a}和{b}的和是？", "求{a}加{b}的和。", "{a}加{b}得多少？", "{a} 加 {b} 得几？",
-           "{a}加{b}是多少？", "算算 {a} 加 {b}。", "{a}加{b}，结果是多少？", "{a} 加 {b} 的结果是？", "{a}+{b}等于几"],
+           "{a}加{b}是多少？", "算算 {a} 加 {b}。", "{a}加{b}，结果是多少？", "{a} 加 {b} 的结果是？", "{a}+{b}等于几",
+           "{a} 加 {b} 得多少？", "{a} 加 {b} 是多少？", "{a} 加 {b} 等于几？", "{a} 加 {b} 一共是多少？",
+           "{a} 加上 {b} 得几？"],
           ["请问 {a} 加 {b} 等于多少？", "{a}加{b}的和是多少？", "{a} 加 {b} 是几？"])
 SUB_ZH = (["{a} 减 {b} 等于多少？", "{a}减{b}等于几？", "{a}-{b}=?", "计算 {a} - {b}", "{a} 减去 {b} 是多少？",
            "{a}减{b}等于多少", "{a} - {b} 等于多少？", "请算一下{a}减{b}。", "{a}与{b}的差等于多少？",
            "{a}和{b}的差是？", "求{a}减{b}的差。", "{a}减{b}得多少？", "{a} 减 {b} 得几？", "{a}减{b}是多少？",
-           "算算 {a} 减 {b}。", "{a}减{b}，结果是多少？", "{a} 减 {b} 的结果是？", "{a}-{b}等于几"],
+           "算算 {a} 减 {b}。", "{a}减{b}，结果是多少？", "{a} 减 {b} 的结果是？", "{a}-{b}等于几",
+           "{a} 减 {b} 得多少？", "{a} 减 {b} 是多少？", "{a} 减 {b} 等于几？", "{a} 减 {b} 还剩多少？",
+           "{a} 减去 {b} 得几？"],
           ["请问 {a} 减 {b} 等于多少？", "{a}减{b}的差是多少？", "{a} 减 {b} 是几？"])
 ADD_EN = (["What is {a} plus {b}?", "What's {a} + {b}?", "{a} plus {b} equals what?", "Calculate {a} + {b}.",
            "How much is {a} plus {b}?", "{a} + {b} = ?", "what is {a} plus {b}", "Add {a} and {b}.",
            "What do you get when you add {a} and {b}?", "What is the sum of {a} and {b}?", "{a} plus {b} makes what?",
            "Work out {a} plus {b}.", "What does {a} + {b} equal?", "Tell me {a} plus {b}.", "Compute {a} plus {b}.",
-           "{a} plus {b} is?", "Could you add {a} and {b}?"],
+           "{a} plus {b} is?", "Could you add {a} and {b}?",
+           "What does {a} plus {b} give?", "What would {a} plus {b} be?", "What is {a} plus {b} altogether?",
+           "{a} plus {b} gives what?", "What do {a} and {b} add up to?", "Tell me what {a} plus {b} equals."],
           ["Can you tell me what {a} plus {b} is?", "Please compute {a} + {b}.", "What does {a} plus {b} make?"])
 SUB_EN = (["What is {a} minus {b}?", "What's {a} - {b}?", "{a} minus {b} equals what?", "Calculate {a} - {b}.",
            "How much is {a} minus {b}?", "{a} - {b} = ?", "what is {a} minus {b}", "Subtract {b} from {a}.",
            "What do you get when you subtract {b} from {a}?", "What is the difference of {a} and {b}?",
            "{a} minus {b} makes what?", "Work out {a} minus {b}.", "What does {a} - {b} equal?", "Tell me {a} minus {b}.",
-           "Compute {a} minus {b}.", "{a} minus {b} is?", "Could you subtract {b} from {a}?"],
+           "Compute {a} minus {b}.", "{a} minus {b} is?", "Could you subtract {b} from {a}?",
+           "What does {a} minus {b} give?", "What would {a} minus {b} be?", "What is {a} minus {b} exactly?",
+           "{a} minus {b} gives what?", "What is left when you take {b} from {a}?", "Tell me what {a} minus {b} equals."],
           ["Can you tell me what {a} minus {b} is?", "Please compute {a} - {b}.", "What does {a} minus {b} make?"])
 
 # Multi-turn memory. {x} is the name or city.
@@ -283,7 +291,7 @@ def memory_turns(rng, held):
     return _pick(rng, intro, held).format(x=x), reply.format(x=x), _pick(rng, ask, held), answer.format(x=x)
 
 
-KINDS = [(province_qa, 0.22), (country_qa, 0.22), (arithmetic_qa, 0.44), (chitchat_qa, 0.12)]
+KINDS = [(province_qa, 0.2), (country_qa, 0.2), (arithmetic_qa, 0.5), (chitchat_qa, 0.1)]
 
 
 # Openings and endings wrapped around training questions, so that the model answers the
