@@ -10,25 +10,19 @@
 
 namespace shuo::kernels {
 
-namespace {
-constexpr int kQ8Block = 32;        // elements per Q8_0 block
-constexpr size_t kQ8BlockBytes = 34;  // F16 scale + 32 int8
-}  // namespace
-
 bool kv_type_supported(format::GgmlType t) {
   return t == format::GgmlType::F32 || t == format::GgmlType::F16 || t == format::GgmlType::Q8_0;
 }
 
+// A head's row must be whole blocks of the type (Q8_0: 32 values), so each head starts a block.
 bool kv_type_fits(format::GgmlType t, int head_dim) {
-  return kv_type_supported(t) && head_dim > 0 && (t != format::GgmlType::Q8_0 || head_dim % kQ8Block == 0);
+  return kv_type_supported(t) && head_dim > 0 && head_dim % format::ggml_type_info(t).block_size == 0;
 }
 
 size_t kv_row_bytes(format::GgmlType t, int64_t n) {
-  switch (t) {
-    case format::GgmlType::F16: return size_t(n) * 2;
-    case format::GgmlType::Q8_0: return size_t(n / kQ8Block) * kQ8BlockBytes;
-    default: return size_t(n) * 4;
-  }
+  const auto bytes = format::ggml_row_bytes(t, n);
+  assert(bytes);  // callers pass whole rows of heads that kv_type_fits
+  return bytes.value_or(0);
 }
 
 void kv_store_row(const float* src, int64_t n, format::GgmlType type, void* dst) {
