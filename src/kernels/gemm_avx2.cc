@@ -82,26 +82,40 @@ void pass_i8(const GemmI8Tile& w, const BlockQ8A* act, float* y, int64_t y_strid
 }
 
 // Float weights, both halves at once (12 accumulators): column c's 16 row values come from
-// load(c, lo, hi) once for every token of the pass.
+// load(c, lo, hi) once for every token of the pass. With one or two tokens there would be only
+// 2 or 4 FMA chains, each waiting on the previous FMA's latency; S sets of accumulators take
+// turns by column (summed at the end) so 8 FMAs are in flight.
 template <int T, class LoadColumn>
 void pass_float_columns(int64_t cols, LoadColumn load, const float* x, int64_t x_stride, float* y, int64_t y_stride,
                         int n_rows) {
-  __m256 acc[T][2];
-  for (int t = 0; t < T; ++t) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
-  for (int64_t c = 0; c < cols; ++c) {
+  constexpr int S = T == 1 ? 4 : T == 2 ? 2 : 1;
+  __m256 acc[S][T][2];
+  for (int s = 0; s < S; ++s)
+    for (int t = 0; t < T; ++t) acc[s][t][0] = acc[s][t][1] = _mm256_setzero_ps();
+  const auto column = [&](int64_t c, int s) {
     __m256 w_lo, w_hi;
     load(c, w_lo, w_hi);
 #pragma GCC unroll 6
     for (int t = 0; t < T; ++t) {
       const __m256 xv = _mm256_broadcast_ss(x + t * x_stride + c);
-      acc[t][0] = _mm256_fmadd_ps(w_lo, xv, acc[t][0]);
-      acc[t][1] = _mm256_fmadd_ps(w_hi, xv, acc[t][1]);
+      acc[s][t][0] = _mm256_fmadd_ps(w_lo, xv, acc[s][t][0]);
+      acc[s][t][1] = _mm256_fmadd_ps(w_hi, xv, acc[s][t][1]);
     }
-  }
+  };
+  int64_t c = 0;
+  for (; c + S <= cols; c += S)
+#pragma GCC unroll 4
+    for (int s = 0; s < S; ++s) column(c + s, s);
+  for (; c < cols; ++c) column(c, 0);
+  for (int s = 1; s < S; ++s)
+    for (int t = 0; t < T; ++t) {
+      acc[0][t][0] = _mm256_add_ps(acc[0][t][0], acc[s][t][0]);
+      acc[0][t][1] = _mm256_add_ps(acc[0][t][1], acc[s][t][1]);
+    }
   const RowMasks mask = row_masks(n_rows);
   for (int t = 0; t < T; ++t) {
-    _mm256_maskstore_ps(y + t * y_stride, mask.lo, acc[t][0]);
-    _mm256_maskstore_ps(y + t * y_stride + 8, mask.hi, acc[t][1]);
+    _mm256_maskstore_ps(y + t * y_stride, mask.lo, acc[0][t][0]);
+    _mm256_maskstore_ps(y + t * y_stride + 8, mask.hi, acc[0][t][1]);
   }
 }
 
@@ -116,49 +130,73 @@ void pass_f32(const GemmF32Tile& w, const float* x, int64_t x_stride, float* y, 
       x, x_stride, y, y_stride, n_rows);
 }
 
-// Load-time packed tiles (packed.h), one 8-row half per pass like pass_i8: Q8_0x16 quants are
-// q + 128 (flipped back to signed), Q4_0x16 nibbles are q + 8; scales are the block's fp16 row.
-template <int T, PackedKind K>
-void pass_packed_i8(const PackedTile& w, const BlockQ8A* act, float* y, int64_t y_stride, int half, int n_rows) {
+// Load-time packed tiles (packed.h). A pass covers H 8-row halves starting at half0: H = 2 for
+// one or two tokens (decode), so each 64-byte weight line is used whole the one time it streams
+// in from memory; H = 1 for more tokens, whose int32 partial sums need the registers (the
+// second half then re-reads the tile from L2).
+//   Q8_0x16: quants are q + 128, flipped back to signed for the sign trick (top of the file).
+//   Q4_0x16: nibbles u = q + 8 are unsigned already, so vpmaddubsw takes them as they are:
+//   pairs reach 2·15·127 = 3810, and all 8 products of a block's 4 groups (lo and hi nibbles)
+//   sum to at most 30480 in int16 before one vpmaddwd widens them. Σ (u − 8)·a = Σ u·a − 8·Σ a,
+//   with Σ a from GemmAct::corr, exact in int32.
+template <int T, int H, PackedKind K>
+void pass_packed_i8(const PackedTile& w, const BlockQ8A* act, const int32_t* corr, float* y, int64_t y_stride,
+                    int half0, int n_rows) {
   constexpr bool kQ8 = K == PackedKind::kQ8_0x16;
   constexpr size_t kQBytes = kQ8 ? 512 : 256, kBlock = kQBytes + 32;
-  const int64_t nb = w.cols / 32;
-  const int r0 = 8 * half;
+  const int64_t nb = w.cols / 32, ng16 = w.cols / 16;
   const __m256i flip = _mm256_set1_epi8(char(0x80)), ones16 = _mm256_set1_epi16(1);
-  const __m256i low4 = _mm256_set1_epi8(0x0f), eight = _mm256_set1_epi8(8);
-  __m256 acc[T];
-  for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
+  const __m256i low4 = _mm256_set1_epi8(0x0f);
+  __m256 acc[H][T];
+  for (int h = 0; h < H; ++h)
+    for (int t = 0; t < T; ++t) acc[h][t] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* p = w.data + size_t(b) * kBlock;
-    __m256i s[T];
-    for (int t = 0; t < T; ++t) s[t] = _mm256_setzero_si256();
+    __m256i s[H][T];  // Q8_0: int32 sums; Q4_0: int16 sums of u·a
+    for (int h = 0; h < H; ++h)
+      for (int t = 0; t < T; ++t) s[h][t] = _mm256_setzero_si256();
     for (int g = 0; g < (kQ8 ? 8 : 4); ++g) {
-      const __m256i z = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 64 * g + 32 * half));
-      // Q8_0: group g holds columns 4g…4g+3. Q4_0: its low nibbles columns 4g…, high 16 + 4g….
-      const __m256i lo = kQ8 ? _mm256_xor_si256(z, flip) : _mm256_sub_epi8(_mm256_and_si256(z, low4), eight);
-      const __m256i abs_lo = _mm256_abs_epi8(lo);
-      if constexpr (kQ8) {
+#pragma GCC unroll 2
+      for (int h = 0; h < H; ++h) {
+        const __m256i z = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 64 * g + 32 * (half0 + h)));
+        if constexpr (kQ8) {  // group g holds columns 4g…4g+3
+          const __m256i q = _mm256_xor_si256(z, flip);
+          const __m256i abs_q = _mm256_abs_epi8(q);
 #pragma GCC unroll 6
-        for (int t = 0; t < T; ++t)
-          s[t] = _mm256_add_epi32(s[t], dot4x8(abs_lo, lo, bcast4(act[t * nb + b].qs + 4 * g), ones16));
-      } else {
-        const __m256i hi = _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(z, 4), low4), eight);
-        const __m256i abs_hi = _mm256_abs_epi8(hi);
+          for (int t = 0; t < T; ++t)
+            s[h][t] = _mm256_add_epi32(s[h][t], dot4x8(abs_q, q, bcast4(act[t * nb + b].qs + 4 * g), ones16));
+        } else {  // low nibbles: columns 4g…4g+3; high nibbles: 16 + 4g…
+          const __m256i lo = _mm256_and_si256(z, low4);
+          const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(z, 4), low4);
 #pragma GCC unroll 6
-        for (int t = 0; t < T; ++t) {
-          const int8_t* qs = act[t * nb + b].qs;
-          s[t] = _mm256_add_epi32(s[t], dot4x8(abs_lo, lo, bcast4(qs + 4 * g), ones16));
-          s[t] = _mm256_add_epi32(s[t], dot4x8(abs_hi, hi, bcast4(qs + 16 + 4 * g), ones16));
+          for (int t = 0; t < T; ++t) {
+            const int8_t* qs = act[t * nb + b].qs;
+            s[h][t] = _mm256_add_epi16(s[h][t], _mm256_add_epi16(_mm256_maddubs_epi16(lo, bcast4(qs + 4 * g)),
+                                                                 _mm256_maddubs_epi16(hi, bcast4(qs + 16 + 4 * g))));
+          }
         }
       }
     }
-    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + kQBytes + 2 * r0)));
+#pragma GCC unroll 2
+    for (int h = 0; h < H; ++h) {
+      const int r0 = 8 * (half0 + h);
+      const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + kQBytes + 2 * r0)));
 #pragma GCC unroll 6
-    for (int t = 0; t < T; ++t)
-      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[t]), _mm256_mul_ps(dw, _mm256_set1_ps(act[t * nb + b].d)), acc[t]);
+      for (int t = 0; t < T; ++t) {
+        __m256i si = s[h][t];
+        if constexpr (!kQ8) {
+          const int32_t* c = corr + t * ng16 + 2 * b;
+          si = _mm256_sub_epi32(_mm256_madd_epi16(si, ones16), _mm256_set1_epi32(8 * (c[0] + c[1])));
+        }
+        acc[h][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(si), _mm256_mul_ps(dw, _mm256_set1_ps(act[t * nb + b].d)), acc[h][t]);
+      }
+    }
   }
-  const RowMasks mask = row_masks(n_rows - r0);
-  for (int t = 0; t < T; ++t) _mm256_maskstore_ps(y + t * y_stride + r0, mask.lo, acc[t]);
+  for (int h = 0; h < H; ++h) {
+    const int r0 = 8 * (half0 + h);
+    const RowMasks mask = row_masks(n_rows - r0);
+    for (int t = 0; t < T; ++t) _mm256_maskstore_ps(y + t * y_stride + r0, mask.lo, acc[h][t]);
+  }
 }
 
 // F16x16 tiles: column c of block c / 32 holds the 16 rows' fp16 values (packed.h).
@@ -186,10 +224,10 @@ constexpr auto f32_table(std::index_sequence<I...>) {
   return std::array<Fn, sizeof...(I)>{&pass_f32<int(I) + 1>...};
 }
 
-template <PackedKind K, size_t... I>
+template <PackedKind K, int H, size_t... I>
 constexpr auto packed_i8_table(std::index_sequence<I...>) {
-  using Fn = void (*)(const PackedTile&, const BlockQ8A*, float*, int64_t, int, int);
-  return std::array<Fn, sizeof...(I)>{&pass_packed_i8<int(I) + 1, K>...};
+  using Fn = void (*)(const PackedTile&, const BlockQ8A*, const int32_t*, float*, int64_t, int, int);
+  return std::array<Fn, sizeof...(I)>{&pass_packed_i8<int(I) + 1, H, K>...};
 }
 template <size_t... I>
 constexpr auto packed_f16_table(std::index_sequence<I...>) {
@@ -202,8 +240,11 @@ constexpr auto kI8G32Min = i8_table<32, true>(std::make_index_sequence<kAvx2Toke
 constexpr auto kI8G16 = i8_table<16, false>(std::make_index_sequence<kAvx2Tokens>{});
 constexpr auto kI8G16Min = i8_table<16, true>(std::make_index_sequence<kAvx2Tokens>{});
 constexpr auto kF32 = f32_table(std::make_index_sequence<kAvx2Tokens>{});
-constexpr auto kPackedQ8 = packed_i8_table<PackedKind::kQ8_0x16>(std::make_index_sequence<kAvx2Tokens>{});
-constexpr auto kPackedQ4 = packed_i8_table<PackedKind::kQ4_0x16>(std::make_index_sequence<kAvx2Tokens>{});
+constexpr int kBothHalvesTokens = 2;  // up to this many tokens, a pass covers all 16 rows
+constexpr auto kPackedQ8 = packed_i8_table<PackedKind::kQ8_0x16, 1>(std::make_index_sequence<kAvx2Tokens>{});
+constexpr auto kPackedQ4 = packed_i8_table<PackedKind::kQ4_0x16, 1>(std::make_index_sequence<kAvx2Tokens>{});
+constexpr auto kPackedQ8Both = packed_i8_table<PackedKind::kQ8_0x16, 2>(std::make_index_sequence<kBothHalvesTokens>{});
+constexpr auto kPackedQ4Both = packed_i8_table<PackedKind::kQ4_0x16, 2>(std::make_index_sequence<kBothHalvesTokens>{});
 constexpr auto kPackedF16 = packed_f16_table(std::make_index_sequence<kAvx2Tokens>{});
 
 }  // namespace
@@ -236,9 +277,16 @@ void gemm_packed_avx2(const PackedTile& w, const GemmAct& act, const float* x, i
     switch (w.kind) {
       case PackedKind::kQ8_0x16:
       case PackedKind::kQ4_0x16: {
-        const auto& table = w.kind == PackedKind::kQ8_0x16 ? kPackedQ8 : kPackedQ4;
-        table[i](w, act.blocks + t0 * nb, yt, y_stride, 0, n_rows);
-        if (n_rows > 8) table[i](w, act.blocks + t0 * nb, yt, y_stride, 1, n_rows);
+        const bool q8 = w.kind == PackedKind::kQ8_0x16;
+        const BlockQ8A* blocks = act.blocks + t0 * nb;
+        const int32_t* corr = act.corr + t0 * (w.cols / 16);
+        if (i < size_t(kBothHalvesTokens) && n_rows > 8) {
+          (q8 ? kPackedQ8Both : kPackedQ4Both)[i](w, blocks, corr, yt, y_stride, 0, n_rows);
+        } else {
+          const auto& table = q8 ? kPackedQ8 : kPackedQ4;
+          table[i](w, blocks, corr, yt, y_stride, 0, n_rows);
+          if (n_rows > 8) table[i](w, blocks, corr, yt, y_stride, 1, n_rows);
+        }
         break;
       }
       case PackedKind::kF16x16:

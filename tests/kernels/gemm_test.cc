@@ -270,7 +270,7 @@ void check_packed_variant(GemmPackedFn fn) {
   for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::F16}) {
     const int64_t rows = 37, cols = 320;
     PackedMatrix p = packed_matrix(t, rows, cols, 130);
-    for (int64_t n_tok : {1, 2, 3, 16, 21}) {
+    for (int64_t n_tok : {1, 2, 3, 7, 16, 21}) {
       const auto x = random_floats(n_tok * cols, 23);
       const Activations qa = quantize_tokens(x, n_tok, cols);
       const GemmAct act = qa.act();
