@@ -21,6 +21,12 @@ namespace shuo::kernels {
 
 namespace {
 
+// The integer passes need more than the 16 ymm registers if GCC computes every product of a
+// group before summing (its default order): pressure-aware scheduling keeps them in registers
+// (gemm_bench, Q4_0 × 4 tokens: 0.308 → 0.212 ms). Not for the float passes, where it hoists
+// the broadcasts and spills accumulators instead.
+#define SHUO_SCHED_FOR_PRESSURE __attribute__((optimize("schedule-insns", "sched-pressure")))
+
 constexpr int kAvx2Tokens = 6;  // tokens per pass: 2 × 6 accumulators + weights fit 16 ymm
 
 inline __m256i bcast4(const int8_t* p) {
@@ -47,11 +53,12 @@ inline RowMasks row_masks(int n_rows) {
 // and T int accumulators plus the weights stay within the 16 ymm registers.
 // G: elements per scale (32 or 16); kMin: the tile has a min term.
 template <int T, int G, bool kMin>
-void pass_i8(const GemmI8Tile& w, const BlockQ8A* act, float* y, int64_t y_stride, int half, int n_rows) {
+SHUO_SCHED_FOR_PRESSURE void pass_i8(const GemmI8Tile& w, const BlockQ8A* act, float* y, int64_t y_stride, int half, int n_rows) {
   const int64_t nb = w.cols / 32;
   const int r0 = 8 * half;
   const __m256i flip = _mm256_set1_epi8(char(0x80)), ones16 = _mm256_set1_epi16(1);
   __m256 acc[T];
+  #pragma GCC unroll 16
   for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     // 8 groups of 4 columns × 16 rows × 4 bytes; this half's rows are bytes 32·half … + 31.
@@ -60,6 +67,7 @@ void pass_i8(const GemmI8Tile& w, const BlockQ8A* act, float* y, int64_t y_strid
       const int k0 = part * (G / 4), k1 = k0 + G / 4;
       const __m256 dw = _mm256_loadu_ps(w.d + (b * (32 / G) + part) * kGemmRows + r0);
       __m256i s[T];
+      #pragma GCC unroll 16
       for (int t = 0; t < T; ++t) s[t] = _mm256_setzero_si256();
       for (int k = k0; k < k1; ++k) {
         const __m256i wq = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + k * 64)), flip);
@@ -74,10 +82,12 @@ void pass_i8(const GemmI8Tile& w, const BlockQ8A* act, float* y, int64_t y_strid
     }
     if constexpr (kMin) {
       const __m256 mw = _mm256_loadu_ps(w.m + b * kGemmRows + r0);
+      #pragma GCC unroll 16
       for (int t = 0; t < T; ++t) acc[t] = _mm256_fmadd_ps(mw, _mm256_set1_ps(act[t * nb + b].sum), acc[t]);
     }
   }
   const RowMasks mask = row_masks(n_rows - r0);
+  #pragma GCC unroll 16
   for (int t = 0; t < T; ++t) _mm256_maskstore_ps(y + t * y_stride + r0, mask.lo, acc[t]);
 }
 
@@ -90,29 +100,45 @@ void pass_float_columns(int64_t cols, LoadColumn load, const float* x, int64_t x
                         int n_rows) {
   constexpr int S = T == 1 ? 4 : T == 2 ? 2 : 1;
   __m256 acc[S][T][2];
+  #pragma GCC unroll 16
   for (int s = 0; s < S; ++s)
+    #pragma GCC unroll 16
     for (int t = 0; t < T; ++t) acc[s][t][0] = acc[s][t][1] = _mm256_setzero_ps();
-  const auto column = [&](int64_t c, int s) {
+  // (Written out rather than as a lambda over acc: a captured accumulator array makes GCC keep
+  // it in memory and store all of it after every column.)
+  int64_t c = 0;
+  for (; c + S <= cols; c += S) {
+#pragma GCC unroll 4
+    for (int s = 0; s < S; ++s) {
+      __m256 w_lo, w_hi;
+      load(c + s, w_lo, w_hi);
+#pragma GCC unroll 6
+      for (int t = 0; t < T; ++t) {
+        const __m256 xv = _mm256_broadcast_ss(x + t * x_stride + c + s);
+        acc[s][t][0] = _mm256_fmadd_ps(w_lo, xv, acc[s][t][0]);
+        acc[s][t][1] = _mm256_fmadd_ps(w_hi, xv, acc[s][t][1]);
+      }
+    }
+  }
+  for (; c < cols; ++c) {
     __m256 w_lo, w_hi;
     load(c, w_lo, w_hi);
 #pragma GCC unroll 6
     for (int t = 0; t < T; ++t) {
       const __m256 xv = _mm256_broadcast_ss(x + t * x_stride + c);
-      acc[s][t][0] = _mm256_fmadd_ps(w_lo, xv, acc[s][t][0]);
-      acc[s][t][1] = _mm256_fmadd_ps(w_hi, xv, acc[s][t][1]);
+      acc[0][t][0] = _mm256_fmadd_ps(w_lo, xv, acc[0][t][0]);
+      acc[0][t][1] = _mm256_fmadd_ps(w_hi, xv, acc[0][t][1]);
     }
-  };
-  int64_t c = 0;
-  for (; c + S <= cols; c += S)
-#pragma GCC unroll 4
-    for (int s = 0; s < S; ++s) column(c + s, s);
-  for (; c < cols; ++c) column(c, 0);
+  }
+  #pragma GCC unroll 16
   for (int s = 1; s < S; ++s)
+    #pragma GCC unroll 16
     for (int t = 0; t < T; ++t) {
       acc[0][t][0] = _mm256_add_ps(acc[0][t][0], acc[s][t][0]);
       acc[0][t][1] = _mm256_add_ps(acc[0][t][1], acc[s][t][1]);
     }
   const RowMasks mask = row_masks(n_rows);
+  #pragma GCC unroll 16
   for (int t = 0; t < T; ++t) {
     _mm256_maskstore_ps(y + t * y_stride, mask.lo, acc[0][t][0]);
     _mm256_maskstore_ps(y + t * y_stride + 8, mask.hi, acc[0][t][1]);
@@ -140,7 +166,7 @@ void pass_f32(const GemmF32Tile& w, const float* x, int64_t x_stride, float* y, 
 //   sum to at most 30480 in int16 before one vpmaddwd widens them. Σ (u − 8)·a = Σ u·a − 8·Σ a,
 //   with Σ a from GemmAct::corr, exact in int32.
 template <int T, int H, PackedKind K>
-void pass_packed_i8(const PackedTile& w, const BlockQ8A* act, const int32_t* corr, float* y, int64_t y_stride,
+SHUO_SCHED_FOR_PRESSURE void pass_packed_i8(const PackedTile& w, const BlockQ8A* act, const int32_t* corr, float* y, int64_t y_stride,
                     int half0, int n_rows) {
   constexpr bool kQ8 = K == PackedKind::kQ8_0x16;
   constexpr size_t kQBytes = kQ8 ? 512 : 256, kBlock = kQBytes + 32;
@@ -148,12 +174,16 @@ void pass_packed_i8(const PackedTile& w, const BlockQ8A* act, const int32_t* cor
   const __m256i flip = _mm256_set1_epi8(char(0x80)), ones16 = _mm256_set1_epi16(1);
   const __m256i low4 = _mm256_set1_epi8(0x0f);
   __m256 acc[H][T];
+  #pragma GCC unroll 16
   for (int h = 0; h < H; ++h)
+    #pragma GCC unroll 16
     for (int t = 0; t < T; ++t) acc[h][t] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* p = w.data + size_t(b) * kBlock;
     __m256i s[H][T];  // Q8_0: int32 sums; Q4_0: int16 sums of u·a
+    #pragma GCC unroll 16
     for (int h = 0; h < H; ++h)
+      #pragma GCC unroll 16
       for (int t = 0; t < T; ++t) s[h][t] = _mm256_setzero_si256();
     for (int g = 0; g < (kQ8 ? 8 : 4); ++g) {
 #pragma GCC unroll 2
@@ -192,9 +222,11 @@ void pass_packed_i8(const PackedTile& w, const BlockQ8A* act, const int32_t* cor
       }
     }
   }
+  #pragma GCC unroll 16
   for (int h = 0; h < H; ++h) {
     const int r0 = 8 * (half0 + h);
     const RowMasks mask = row_masks(n_rows - r0);
+    #pragma GCC unroll 16
     for (int t = 0; t < T; ++t) _mm256_maskstore_ps(y + t * y_stride + r0, mask.lo, acc[h][t]);
   }
 }
@@ -240,11 +272,16 @@ constexpr auto kI8G32Min = i8_table<32, true>(std::make_index_sequence<kAvx2Toke
 constexpr auto kI8G16 = i8_table<16, false>(std::make_index_sequence<kAvx2Tokens>{});
 constexpr auto kI8G16Min = i8_table<16, true>(std::make_index_sequence<kAvx2Tokens>{});
 constexpr auto kF32 = f32_table(std::make_index_sequence<kAvx2Tokens>{});
-constexpr int kBothHalvesTokens = 2;  // up to this many tokens, a pass covers all 16 rows
-constexpr auto kPackedQ8 = packed_i8_table<PackedKind::kQ8_0x16, 1>(std::make_index_sequence<kAvx2Tokens>{});
-constexpr auto kPackedQ4 = packed_i8_table<PackedKind::kQ4_0x16, 1>(std::make_index_sequence<kAvx2Tokens>{});
-constexpr auto kPackedQ8Both = packed_i8_table<PackedKind::kQ8_0x16, 2>(std::make_index_sequence<kBothHalvesTokens>{});
-constexpr auto kPackedQ4Both = packed_i8_table<PackedKind::kQ4_0x16, 2>(std::make_index_sequence<kBothHalvesTokens>{});
+// Up to this many tokens a pass covers all 16 rows (gemm_bench, 2 tokens in cache: Q8_0 0.181 →
+// 0.161 ms with both halves; Q4_0, whose int16 sums leave fewer registers, 0.127 → 0.154).
+constexpr int kBothHalvesQ8 = 2, kBothHalvesQ4 = 1;
+// Packed integer passes hold one int32 (Q8_0) or int16 (Q4_0) partial sum per token as well as
+// its accumulator; past 4 tokens they spill (gemm_bench: Q4_0 per token 0.053 ms at 4, 0.061 at 6).
+constexpr int kPackedI8Tokens = 4;
+constexpr auto kPackedQ8 = packed_i8_table<PackedKind::kQ8_0x16, 1>(std::make_index_sequence<kPackedI8Tokens>{});
+constexpr auto kPackedQ4 = packed_i8_table<PackedKind::kQ4_0x16, 1>(std::make_index_sequence<kPackedI8Tokens>{});
+constexpr auto kPackedQ8Both = packed_i8_table<PackedKind::kQ8_0x16, 2>(std::make_index_sequence<kBothHalvesQ8>{});
+constexpr auto kPackedQ4Both = packed_i8_table<PackedKind::kQ4_0x16, 2>(std::make_index_sequence<kBothHalvesQ4>{});
 constexpr auto kPackedF16 = packed_f16_table(std::make_index_sequence<kAvx2Tokens>{});
 
 }  // namespace
@@ -270,30 +307,27 @@ void gemm_f32_avx2(const GemmF32Tile& w, const float* x, int64_t x_stride, int64
 
 void gemm_packed_avx2(const PackedTile& w, const GemmAct& act, const float* x, int64_t x_stride, int64_t n_tokens,
                       float* y, int64_t y_stride, int n_rows) {
-  const int64_t nb = w.cols / 32;
-  for (int64_t t0 = 0; t0 < n_tokens; t0 += kAvx2Tokens) {
-    const size_t i = size_t(std::min<int64_t>(kAvx2Tokens, n_tokens - t0) - 1);
+  if (w.kind == PackedKind::kF16x16) {
+    for (int64_t t0 = 0; t0 < n_tokens; t0 += kAvx2Tokens) {
+      const size_t i = size_t(std::min<int64_t>(kAvx2Tokens, n_tokens - t0) - 1);
+      kPackedF16[i](w, x + t0 * x_stride, x_stride, y + t0 * y_stride, y_stride, n_rows);
+    }
+    return;
+  }
+  if (w.kind != PackedKind::kQ8_0x16 && w.kind != PackedKind::kQ4_0x16) return;
+  const bool q8 = w.kind == PackedKind::kQ8_0x16;
+  const int64_t nb = w.cols / 32, ng16 = w.cols / 16;
+  for (int64_t t0 = 0; t0 < n_tokens; t0 += kPackedI8Tokens) {
+    const size_t i = size_t(std::min<int64_t>(kPackedI8Tokens, n_tokens - t0) - 1);
     float* yt = y + t0 * y_stride;
-    switch (w.kind) {
-      case PackedKind::kQ8_0x16:
-      case PackedKind::kQ4_0x16: {
-        const bool q8 = w.kind == PackedKind::kQ8_0x16;
-        const BlockQ8A* blocks = act.blocks + t0 * nb;
-        const int32_t* corr = act.corr + t0 * (w.cols / 16);
-        if (i < size_t(kBothHalvesTokens) && n_rows > 8) {
-          (q8 ? kPackedQ8Both : kPackedQ4Both)[i](w, blocks, corr, yt, y_stride, 0, n_rows);
-        } else {
-          const auto& table = q8 ? kPackedQ8 : kPackedQ4;
-          table[i](w, blocks, corr, yt, y_stride, 0, n_rows);
-          if (n_rows > 8) table[i](w, blocks, corr, yt, y_stride, 1, n_rows);
-        }
-        break;
-      }
-      case PackedKind::kF16x16:
-        kPackedF16[i](w, x + t0 * x_stride, x_stride, yt, y_stride, n_rows);
-        break;
-      case PackedKind::kNone:
-        return;
+    const BlockQ8A* blocks = act.blocks + t0 * nb;
+    const int32_t* corr = act.corr + t0 * ng16;
+    if (int(i) < (q8 ? kBothHalvesQ8 : kBothHalvesQ4) && n_rows > 8) {
+      (q8 ? kPackedQ8Both[i] : kPackedQ4Both[i])(w, blocks, corr, yt, y_stride, 0, n_rows);
+    } else {
+      const auto& table = q8 ? kPackedQ8 : kPackedQ4;
+      table[i](w, blocks, corr, yt, y_stride, 0, n_rows);
+      if (n_rows > 8) table[i](w, blocks, corr, yt, y_stride, 1, n_rows);
     }
   }
 }
