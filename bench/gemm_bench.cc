@@ -52,7 +52,7 @@ void BM_Matmul(benchmark::State& state) {
   if (mode == 0) {
     k.gemm_i8 = nullptr;
     k.gemm_f32 = nullptr;
-  } else if (!k.gemm_i8 || (mode == 2 && packed_kind_for(t, cols) == PackedKind::kNone)) {
+  } else if (!k.gemm_i8 || (mode == 2 && !k.packs(packed_kind_for(t, cols)))) {
     state.SkipWithError("no such kernel for this type at this ISA level");
     return;
   }
@@ -87,7 +87,7 @@ void shapes(benchmark::internal::Benchmark* b) {
       for (int mode : {0, 1, 2})
         if (mode != 1 || tokens >= kGemmMinTokens) b->Args({int64_t(t), 896, 4864, tokens, mode});
   // Batched decode: the packed kernels at every small batch size (their passes group tokens).
-  for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::F16})
+  for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q5_0, GgmlType::F16})
     for (int64_t tokens : {2, 3, 4, 5, 6, 7}) b->Args({int64_t(t), 896, 4864, tokens, 2});
   // Decode from DRAM: 77 MB of Q8_0, far more than the L3.
   for (int64_t tokens : {1, 8})

@@ -40,6 +40,12 @@ inline __m256i dot4x8(__m256i abs_w, __m256i w, __m256i a, __m256i ones16) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(abs_w, _mm256_sign_epi8(a, w)), ones16);
 }
 
+// v shifted left by n bits (right by −n) in 16-bit lanes; the callers keep one bit per byte,
+// which for |n| ≤ 4 comes from the same byte. n is a constant once the group loop is unrolled.
+inline __m256i shift_bits(__m256i v, int n) {
+  return n >= 0 ? _mm256_slli_epi16(v, n) : _mm256_srli_epi16(v, -n);
+}
+
 // Lanes of the two halves that hold real rows (of n_rows from the half's first), for vmaskmovps.
 struct RowMasks {
   __m256i lo, hi;
@@ -58,7 +64,7 @@ SHUO_SCHED_FOR_PRESSURE void pass_i8(const GemmI8Tile& w, const BlockQ8A* act, f
   const int r0 = 8 * half;
   const __m256i flip = _mm256_set1_epi8(char(0x80)), ones16 = _mm256_set1_epi16(1);
   __m256 acc[T];
-  #pragma GCC unroll 16
+#pragma GCC unroll 16
   for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     // 8 groups of 4 columns × 16 rows × 4 bytes; this half's rows are bytes 32·half … + 31.
@@ -67,7 +73,7 @@ SHUO_SCHED_FOR_PRESSURE void pass_i8(const GemmI8Tile& w, const BlockQ8A* act, f
       const int k0 = part * (G / 4), k1 = k0 + G / 4;
       const __m256 dw = _mm256_loadu_ps(w.d + (b * (32 / G) + part) * kGemmRows + r0);
       __m256i s[T];
-      #pragma GCC unroll 16
+#pragma GCC unroll 16
       for (int t = 0; t < T; ++t) s[t] = _mm256_setzero_si256();
       for (int k = k0; k < k1; ++k) {
         const __m256i wq = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + k * 64)), flip);
@@ -82,12 +88,12 @@ SHUO_SCHED_FOR_PRESSURE void pass_i8(const GemmI8Tile& w, const BlockQ8A* act, f
     }
     if constexpr (kMin) {
       const __m256 mw = _mm256_loadu_ps(w.m + b * kGemmRows + r0);
-      #pragma GCC unroll 16
+#pragma GCC unroll 16
       for (int t = 0; t < T; ++t) acc[t] = _mm256_fmadd_ps(mw, _mm256_set1_ps(act[t * nb + b].sum), acc[t]);
     }
   }
   const RowMasks mask = row_masks(n_rows - r0);
-  #pragma GCC unroll 16
+#pragma GCC unroll 16
   for (int t = 0; t < T; ++t) _mm256_maskstore_ps(y + t * y_stride + r0, mask.lo, acc[t]);
 }
 
@@ -100,9 +106,9 @@ void pass_float_columns(int64_t cols, LoadColumn load, const float* x, int64_t x
                         int n_rows) {
   constexpr int S = T == 1 ? 4 : T == 2 ? 2 : 1;
   __m256 acc[S][T][2];
-  #pragma GCC unroll 16
+#pragma GCC unroll 16
   for (int s = 0; s < S; ++s)
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int t = 0; t < T; ++t) acc[s][t][0] = acc[s][t][1] = _mm256_setzero_ps();
   // (Written out rather than as a lambda over acc: a captured accumulator array makes GCC keep
   // it in memory and store all of it after every column.)
@@ -130,15 +136,15 @@ void pass_float_columns(int64_t cols, LoadColumn load, const float* x, int64_t x
       acc[0][t][1] = _mm256_fmadd_ps(w_hi, xv, acc[0][t][1]);
     }
   }
-  #pragma GCC unroll 16
+#pragma GCC unroll 16
   for (int s = 1; s < S; ++s)
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int t = 0; t < T; ++t) {
       acc[0][t][0] = _mm256_add_ps(acc[0][t][0], acc[s][t][0]);
       acc[0][t][1] = _mm256_add_ps(acc[0][t][1], acc[s][t][1]);
     }
   const RowMasks mask = row_masks(n_rows);
-  #pragma GCC unroll 16
+#pragma GCC unroll 16
   for (int t = 0; t < T; ++t) {
     _mm256_maskstore_ps(y + t * y_stride, mask.lo, acc[0][t][0]);
     _mm256_maskstore_ps(y + t * y_stride + 8, mask.hi, acc[0][t][1]);
@@ -158,38 +164,62 @@ void pass_f32(const GemmF32Tile& w, const float* x, int64_t x_stride, float* y, 
 
 // Load-time packed tiles (packed.h). A pass covers H 8-row halves starting at half0: H = 2 for
 // one or two tokens (decode), so each 64-byte weight line is used whole the one time it streams
-// in from memory; H = 1 for more tokens, whose int32 partial sums need the registers (the
-// second half then re-reads the tile from L2).
+// in from memory; H = 1 for more tokens, whose partial sums need the registers (the second half
+// then re-reads the tile from L2).
 //   Q8_0x16: quants are q + 128, flipped back to signed for the sign trick (top of the file).
 //   Q4_0x16: nibbles u = q + 8 are unsigned already, so vpmaddubsw takes them as they are:
 //   pairs reach 2·15·127 = 3810, and all 8 products of a block's 4 groups (lo and hi nibbles)
 //   sum to at most 30480 in int16 before one vpmaddwd widens them. Σ (u − 8)·a = Σ u·a − 8·Σ a,
 //   with Σ a from GemmAct::corr, exact in int32.
+//   Q5_0x16: the same with u = nibble + 16·(fifth bit) — the bit shifted to bit 4 of each byte
+//   (packed.h) — and offset 16; a group's pair sums reach 2·2·31·127 = 15748, so each group is
+//   widened on its own.
 template <int T, int H, PackedKind K>
 SHUO_SCHED_FOR_PRESSURE void pass_packed_i8(const PackedTile& w, const BlockQ8A* act, const int32_t* corr, float* y, int64_t y_stride,
                     int half0, int n_rows) {
-  constexpr bool kQ8 = K == PackedKind::kQ8_0x16;
-  constexpr size_t kQBytes = kQ8 ? 512 : 256, kBlock = kQBytes + 32;
+  constexpr bool kQ8 = K == PackedKind::kQ8_0x16, kQ5 = K == PackedKind::kQ5_0x16;
+  constexpr size_t kQBytes = kQ8 ? 512 : kQ5 ? 320 : 256, kBlock = kQBytes + 32;
+  constexpr int32_t kOffset = kQ5 ? 16 : 8;  // of the unsigned nibble kinds
   const int64_t nb = w.cols / 32, ng16 = w.cols / 16;
   const __m256i flip = _mm256_set1_epi8(char(0x80)), ones16 = _mm256_set1_epi16(1);
   const __m256i low4 = _mm256_set1_epi8(0x0f);
   __m256 acc[H][T];
-  #pragma GCC unroll 16
+#pragma GCC unroll 16
   for (int h = 0; h < H; ++h)
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int t = 0; t < T; ++t) acc[h][t] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* p = w.data + size_t(b) * kBlock;
-    __m256i s[H][T];  // Q8_0: int32 sums; Q4_0: int16 sums of u·a
-    #pragma GCC unroll 16
+    __m256i s[H][T];  // Q8_0, Q5_0: int32 sums; Q4_0: int16 sums of u·a
+#pragma GCC unroll 16
     for (int h = 0; h < H; ++h)
-      #pragma GCC unroll 16
+#pragma GCC unroll 16
       for (int t = 0; t < T; ++t) s[h][t] = _mm256_setzero_si256();
+    __m256i fifth[H];  // Q5_0: this half's fifth bits, 2 per group
+    if constexpr (kQ5) {
+#pragma GCC unroll 2
+      for (int h = 0; h < H; ++h)
+        fifth[h] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 256 + 32 * (half0 + h)));
+    }
+#pragma GCC unroll 8
     for (int g = 0; g < (kQ8 ? 8 : 4); ++g) {
 #pragma GCC unroll 2
       for (int h = 0; h < H; ++h) {
         const __m256i z = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 64 * g + 32 * (half0 + h)));
-        if constexpr (kQ8) {  // group g holds columns 4g…4g+3
+        if constexpr (kQ5) {  // as Q4_0 below, plus bit 2g (low) or 2g + 1 (high) moved to bit 4
+          const __m256i bit4 = _mm256_set1_epi8(0x10);
+          const __m256i lo =
+              _mm256_or_si256(_mm256_and_si256(z, low4), _mm256_and_si256(shift_bits(fifth[h], 4 - 2 * g), bit4));
+          const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(z, 4), low4),
+                                             _mm256_and_si256(shift_bits(fifth[h], 3 - 2 * g), bit4));
+#pragma GCC unroll 6
+          for (int t = 0; t < T; ++t) {
+            const int8_t* qs = act[t * nb + b].qs;
+            const __m256i pair = _mm256_add_epi16(_mm256_maddubs_epi16(lo, bcast4(qs + 4 * g)),
+                                                  _mm256_maddubs_epi16(hi, bcast4(qs + 16 + 4 * g)));
+            s[h][t] = _mm256_add_epi32(s[h][t], _mm256_madd_epi16(pair, ones16));
+          }
+        } else if constexpr (kQ8) {  // group g holds columns 4g…4g+3
           const __m256i q = _mm256_xor_si256(z, flip);
           const __m256i abs_q = _mm256_abs_epi8(q);
 #pragma GCC unroll 6
@@ -216,17 +246,18 @@ SHUO_SCHED_FOR_PRESSURE void pass_packed_i8(const PackedTile& w, const BlockQ8A*
         __m256i si = s[h][t];
         if constexpr (!kQ8) {
           const int32_t* c = corr + t * ng16 + 2 * b;
-          si = _mm256_sub_epi32(_mm256_madd_epi16(si, ones16), _mm256_set1_epi32(8 * (c[0] + c[1])));
+          if constexpr (!kQ5) si = _mm256_madd_epi16(si, ones16);
+          si = _mm256_sub_epi32(si, _mm256_set1_epi32(kOffset * (c[0] + c[1])));
         }
         acc[h][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(si), _mm256_mul_ps(dw, _mm256_set1_ps(act[t * nb + b].d)), acc[h][t]);
       }
     }
   }
-  #pragma GCC unroll 16
+#pragma GCC unroll 16
   for (int h = 0; h < H; ++h) {
     const int r0 = 8 * (half0 + h);
     const RowMasks mask = row_masks(n_rows - r0);
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int t = 0; t < T; ++t) _mm256_maskstore_ps(y + t * y_stride + r0, mask.lo, acc[h][t]);
   }
 }
@@ -282,6 +313,8 @@ constexpr auto kPackedQ8 = packed_i8_table<PackedKind::kQ8_0x16, 1>(std::make_in
 constexpr auto kPackedQ4 = packed_i8_table<PackedKind::kQ4_0x16, 1>(std::make_index_sequence<kPackedI8Tokens>{});
 constexpr auto kPackedQ8Both = packed_i8_table<PackedKind::kQ8_0x16, 2>(std::make_index_sequence<kBothHalvesQ8>{});
 constexpr auto kPackedQ4Both = packed_i8_table<PackedKind::kQ4_0x16, 2>(std::make_index_sequence<kBothHalvesQ4>{});
+constexpr auto kPackedQ5 = packed_i8_table<PackedKind::kQ5_0x16, 1>(std::make_index_sequence<kPackedI8Tokens>{});
+constexpr auto kPackedQ5Both = packed_i8_table<PackedKind::kQ5_0x16, 2>(std::make_index_sequence<kBothHalvesQ4>{});
 constexpr auto kPackedF16 = packed_f16_table(std::make_index_sequence<kAvx2Tokens>{});
 
 }  // namespace
@@ -314,18 +347,25 @@ void gemm_packed_avx2(const PackedTile& w, const GemmAct& act, const float* x, i
     }
     return;
   }
-  if (w.kind != PackedKind::kQ8_0x16 && w.kind != PackedKind::kQ4_0x16) return;
-  const bool q8 = w.kind == PackedKind::kQ8_0x16;
+  using Pass = decltype(kPackedQ8)::value_type;
+  const Pass* table = nullptr;  // by tokens − 1, one 8-row half per pass
+  const Pass* both = nullptr;   // by tokens − 1, both halves in one pass
+  int n_both = 0;
+  switch (w.kind) {
+    case PackedKind::kQ8_0x16: table = kPackedQ8.data(), both = kPackedQ8Both.data(), n_both = kBothHalvesQ8; break;
+    case PackedKind::kQ4_0x16: table = kPackedQ4.data(), both = kPackedQ4Both.data(), n_both = kBothHalvesQ4; break;
+    case PackedKind::kQ5_0x16: table = kPackedQ5.data(), both = kPackedQ5Both.data(), n_both = kBothHalvesQ4; break;
+    default: return;
+  }
   const int64_t nb = w.cols / 32, ng16 = w.cols / 16;
   for (int64_t t0 = 0; t0 < n_tokens; t0 += kPackedI8Tokens) {
     const size_t i = size_t(std::min<int64_t>(kPackedI8Tokens, n_tokens - t0) - 1);
     float* yt = y + t0 * y_stride;
     const BlockQ8A* blocks = act.blocks + t0 * nb;
     const int32_t* corr = act.corr + t0 * ng16;
-    if (int(i) < (q8 ? kBothHalvesQ8 : kBothHalvesQ4) && n_rows > 8) {
-      (q8 ? kPackedQ8Both[i] : kPackedQ4Both[i])(w, blocks, corr, yt, y_stride, 0, n_rows);
+    if (int(i) < n_both && n_rows > 8) {
+      both[i](w, blocks, corr, yt, y_stride, 0, n_rows);
     } else {
-      const auto& table = q8 ? kPackedQ8 : kPackedQ4;
       table[i](w, blocks, corr, yt, y_stride, 0, n_rows);
       if (n_rows > 8) table[i](w, blocks, corr, yt, y_stride, 1, n_rows);
     }

@@ -77,15 +77,25 @@ void gemm_packed_ref(const PackedTile& w, const GemmAct& act, const float* x, in
         if (w.kind == PackedKind::kQ8_0x16) {
           offset = 128;
           for (int e = 0; e < 32; ++e) s += int32_t(blk[((e / 4) * 16 + r) * 4 + e % 4]) * a.qs[e];
-        } else {  // kQ4_0x16
+        } else if (w.kind == PackedKind::kQ4_0x16) {
           offset = 8;
           for (int e = 0; e < 16; ++e) {
             const uint8_t byte = blk[(e / 4) * 64 + r * 4 + e % 4];
             s += int32_t(byte & 0x0f) * a.qs[e] + int32_t(byte >> 4) * a.qs[e + 16];
           }
+        } else {  // kQ5_0x16
+          offset = 16;
+          for (int e = 0; e < 16; ++e) {
+            const int i = e / 4, j = e % 4;
+            const uint8_t byte = blk[i * 64 + r * 4 + j];
+            const uint8_t bits = blk[256 + 32 * (r / 8) + (r % 8) * 4 + j];
+            s += int32_t((byte & 0x0f) | (((bits >> (2 * i)) & 1) << 4)) * a.qs[e] +
+                 int32_t((byte >> 4) | (((bits >> (2 * i + 1)) & 1) << 4)) * a.qs[e + 16];
+          }
         }
         s -= offset * (corr[0] + corr[1]);
-        const float d = f16_at(blk + (w.kind == PackedKind::kQ8_0x16 ? 512 : 256) + 2 * r);
+        const size_t scales = w.kind == PackedKind::kQ8_0x16 ? 512 : w.kind == PackedKind::kQ4_0x16 ? 256 : 320;
+        const float d = f16_at(blk + scales + 2 * r);
         acc = std::fma(float(s), d * a.d, acc);
       }
       y[t * y_stride + r] = acc;

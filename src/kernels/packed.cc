@@ -13,6 +13,7 @@ PackedKind packed_kind_for(format::GgmlType t, int64_t cols) {
     case format::GgmlType::Q8_0: return PackedKind::kQ8_0x16;
     case format::GgmlType::Q4_0: return PackedKind::kQ4_0x16;
     case format::GgmlType::F16: return PackedKind::kF16x16;
+    case format::GgmlType::Q5_0: return PackedKind::kQ5_0x16;
     default: return PackedKind::kNone;
   }
 }
@@ -22,6 +23,7 @@ size_t packed_block_bytes(PackedKind k) {
     case PackedKind::kQ8_0x16: return 16 * 34;
     case PackedKind::kQ4_0x16: return 16 * 18;
     case PackedKind::kF16x16: return 16 * 64;
+    case PackedKind::kQ5_0x16: return 16 * 22;
     case PackedKind::kNone: break;
   }
   return 0;
@@ -49,6 +51,18 @@ void pack_weight_tile(const WeightMatrix& w, PackedKind kind, int64_t tile, uint
           const uint8_t* s = src + b * 18;  // fp16 d, 16 bytes of nibbles
           for (int i = 0; i < 4; ++i) std::memcpy(blk + i * 64 + r * 4, s + 2 + 4 * i, 4);
           std::memcpy(blk + 256 + 2 * r, s, 2);
+          break;
+        }
+        case PackedKind::kQ5_0x16: {
+          const uint8_t* s = src + b * 22;  // fp16 d, 32 fifth bits (uint32 LE), 16 bytes of nibbles
+          uint32_t qh;
+          std::memcpy(&qh, s + 2, 4);
+          for (int i = 0; i < 4; ++i) std::memcpy(blk + i * 64 + r * 4, s + 6 + 4 * i, 4);
+          uint8_t* bits = blk + 256 + 32 * (r / 8) + (r % 8) * 4;
+          for (int i = 0; i < 4; ++i)
+            for (int j = 0; j < 4; ++j)
+              for (int k = 0; k < 2; ++k) bits[j] |= uint8_t(((qh >> (16 * k + 4 * i + j)) & 1u) << (2 * i + k));
+          std::memcpy(blk + 320 + 2 * r, s, 2);
           break;
         }
         case PackedKind::kF16x16: {

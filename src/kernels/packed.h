@@ -11,12 +11,18 @@
 //   Q4_0x16 (288 B): 4 × 64 B — byte r·4 + j of group i = stored byte qs[r][4i + j], whose low
 //                    nibble is element 4i + j and high nibble element 16 + 4i + j (values
 //                    nibble − 8) — then the 16 fp16 scales.
+//   Q5_0x16 (352 B): the 4 × 64 B of nibbles as Q4_0x16, then 2 × 32 B of fifth bits, one per
+//                    8-row half h: bit 2i + k of byte (r·4 + j) is the fifth bit of element
+//                    16k + 4i + j of row 8h + r (the element whose nibble is byte r·4 + j of
+//                    group i, low k = 0, high k = 1), then the 16 fp16 scales. A kernel moves
+//                    group i's bits to bit 4 of each byte with one 16-bit shift and a mask.
 //   F16x16 (1 KiB):  32 × 32 B — column c of the block: the 16 rows' fp16 values.
 // A tile is tile_bytes(kind, cols) = (cols / 32) × block bytes; tile t starts at t × that.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 
 #include "format/ggml_types.h"
 
@@ -24,10 +30,16 @@ namespace shuo::kernels {
 
 struct WeightMatrix;
 
-enum class PackedKind : uint8_t { kNone, kQ8_0x16, kQ4_0x16, kF16x16 };
+enum class PackedKind : uint8_t { kNone, kQ8_0x16, kQ4_0x16, kF16x16, kQ5_0x16 };
 
 // The packed kind for a matrix of this type and width, or kNone (other types; cols % 32 != 0).
+// Whether a kernel set reads that kind is VecDotKernels::packs.
 PackedKind packed_kind_for(format::GgmlType t, int64_t cols);
+constexpr uint32_t packed_kind_bits(std::initializer_list<PackedKind> kinds) {
+  uint32_t bits = 0;
+  for (PackedKind k : kinds) bits |= 1u << unsigned(k);
+  return bits;
+}
 size_t packed_block_bytes(PackedKind k);
 inline size_t packed_tile_bytes(PackedKind k, int64_t cols) { return size_t(cols / 32) * packed_block_bytes(k); }
 inline int64_t packed_tiles(int64_t rows) { return (rows + 15) / 16; }

@@ -11,6 +11,7 @@
 
 #include "format/ggml_types.h"
 #include "kernels/cpu_features.h"
+#include "kernels/packed.h"
 
 namespace shuo::kernels {
 
@@ -85,6 +86,9 @@ struct VecDotKernels {
   GemmI8Fn gemm_i8 = nullptr;    // multi-token matmuls of the int8-unpackable types
   GemmF32Fn gemm_f32 = nullptr;  // multi-token matmuls of F32/F16/BF16
   GemmPackedFn gemm_packed = nullptr;  // every matmul of a load-time packed matrix (packed.h)
+  uint32_t packed_kinds = 0;           // bit k set: gemm_packed reads PackedKind k
+
+  bool packs(PackedKind kind) const { return gemm_packed && ((packed_kinds >> unsigned(kind)) & 1u); }
 
   VecDotFn for_type(format::GgmlType t) const;
   VecDotX4Fn for_type_x4(format::GgmlType t) const;  // nullptr when there is none

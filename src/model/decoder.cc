@@ -139,7 +139,7 @@ Result<std::unique_ptr<DecoderModel>> DecoderModel::create(const format::GgufFil
       if (c.ffn == FfnKind::kSwiglu) mats.push_back(&L.ffn_gate);
     }
     mats.push_back(&w.output);
-    m->packed_.pack(mats, f, int(std::max(1u, std::thread::hardware_concurrency())));
+    m->packed_.pack(mats, f, m->kernels_, int(std::max(1u, std::thread::hardware_concurrency())));
   }
   if (c.positions == PositionKind::kRope)
     m->rope_ = kernels::make_rope_table(c.rope_dims, c.rope_base, c.rope_freq_scale, c.rope_layout, w.rope_factors);

@@ -41,7 +41,7 @@ Result<kernels::WeightMatrix> load_matrix(const format::GgufFile& f, const std::
 void PackedWeights::Free::operator()(uint8_t* p) const { std::free(p); }
 
 void PackedWeights::pack(const std::vector<kernels::WeightMatrix*>& mats, const format::GgufFile& f,
-                         int threads) {
+                         const kernels::VecDotKernels& kernels, int threads) {
   struct Job {
     kernels::WeightMatrix* w;
     kernels::PackedKind kind;
@@ -50,7 +50,7 @@ void PackedWeights::pack(const std::vector<kernels::WeightMatrix*>& mats, const 
   std::vector<Job> jobs;
   for (kernels::WeightMatrix* w : mats) {
     const kernels::PackedKind kind = kernels::packed_kind_for(w->type, w->cols);
-    if (kind == kernels::PackedKind::kNone) continue;
+    if (kind == kernels::PackedKind::kNone || !kernels.packs(kind)) continue;
     const size_t n = kernels::packed_tile_bytes(kind, w->cols) * size_t(kernels::packed_tiles(w->rows));
     // 64-byte aligned: the kernels load whole cache lines of a tile.
     auto* p = static_cast<uint8_t*>(std::aligned_alloc(64, (n + 63) / 64 * 64));

@@ -18,9 +18,11 @@ Result<kernels::WeightMatrix> load_matrix(const format::GgufFile& f, const std::
 // Owns the repacked copies of weight matrices (kernels/packed.h).
 class PackedWeights {
  public:
-  // Packs every matrix whose type has a packed layout (in parallel, `threads` workers), points
-  // it at its copy (w.packed, w.packed_data) and releases the file's pages of the original.
-  void pack(const std::vector<kernels::WeightMatrix*>& mats, const format::GgufFile& f, int threads);
+  // Packs every matrix whose type has a packed layout that kernels read (in parallel, `threads`
+  // workers), points it at its copy (w.packed, w.packed_data) and releases the file's pages of
+  // the original.
+  void pack(const std::vector<kernels::WeightMatrix*>& mats, const format::GgufFile& f,
+            const kernels::VecDotKernels& kernels, int threads);
   size_t bytes() const { return bytes_; }
 
  private:

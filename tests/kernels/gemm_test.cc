@@ -258,16 +258,62 @@ PackedMatrix packed_matrix(GgmlType t, int64_t rows, int64_t cols, uint32_t seed
 TEST(GemmPacked, KindsAndSizes) {
   EXPECT_EQ(packed_kind_for(GgmlType::Q8_0, 64), PackedKind::kQ8_0x16);
   EXPECT_EQ(packed_kind_for(GgmlType::Q4_0, 64), PackedKind::kQ4_0x16);
+  EXPECT_EQ(packed_kind_for(GgmlType::Q5_0, 64), PackedKind::kQ5_0x16);
   EXPECT_EQ(packed_kind_for(GgmlType::F16, 64), PackedKind::kF16x16);
   EXPECT_EQ(packed_kind_for(GgmlType::F16, 40), PackedKind::kNone);  // not whole 32-column blocks
   EXPECT_EQ(packed_kind_for(GgmlType::Q4_K, 256), PackedKind::kNone);
   // The packed copy has the stored size: 16 rows × the row bytes.
-  for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::F16})
+  for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q5_0, GgmlType::F16})
     EXPECT_EQ(packed_tile_bytes(packed_kind_for(t, 512), 512), 16 * *format::ggml_row_bytes(t, 512));
 }
 
-void check_packed_variant(GemmPackedFn fn) {
-  for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::F16}) {
+// A kernel set packs only the kinds its gemm_packed reads; the loader asks it (weights.cc).
+TEST(GemmPacked, KernelSetsSayWhichKindsTheyRead) {
+  EXPECT_FALSE(vec_dot_kernels_ref().packs(PackedKind::kQ8_0x16));  // no gemm_packed at all
+  const std::initializer_list<PackedKind> common = {PackedKind::kQ8_0x16, PackedKind::kQ4_0x16, PackedKind::kF16x16};
+  if (have_avx2()) {  // the tables are built by code compiled for their level
+    const VecDotKernels avx2 = vec_dot_kernels_avx2();
+    for (PackedKind k : common) EXPECT_TRUE(avx2.packs(k));
+    EXPECT_TRUE(avx2.packs(PackedKind::kQ5_0x16));
+    EXPECT_FALSE(avx2.packs(PackedKind::kNone));
+  }
+  if (have_avx512()) {
+    const VecDotKernels avx512 = vec_dot_kernels_avx512();
+    for (PackedKind k : common) EXPECT_TRUE(avx512.packs(k));
+    EXPECT_FALSE(avx512.packs(PackedKind::kQ5_0x16));  // no AVX-512 kernel for it yet
+  }
+}
+
+// The integer packed tiles through the reference kernel against float math on the dequantized
+// weights and activations: checks each layout (the Q5_0 fifth bits above all) and its offset.
+TEST(GemmPacked, ReferenceMatchesDequantizedMath) {
+  for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q5_0}) {
+    const int64_t rows = 21, cols = 256, n_tok = 2;
+    PackedMatrix p = packed_matrix(t, rows, cols, 170);
+    const auto x = random_floats(n_tok * cols, 31);
+    const Activations qa = quantize_tokens(x, n_tok, cols);
+    std::vector<float> got(size_t(n_tok * rows));
+    for (int64_t tile = 0; tile < packed_tiles(rows); ++tile)
+      gemm_packed_ref(p.m.w.packed_tile(tile), qa.act(), x.data(), cols, n_tok, got.data() + tile * 16, rows,
+                      int(std::min<int64_t>(16, rows - tile * 16)));
+    std::vector<float> wr(static_cast<size_t>(cols));
+    for (int r = 0; r < rows; ++r) {
+      row_to_float(p.m.w, r, wr.data());
+      for (int64_t tk = 0; tk < n_tok; ++tk) {
+        double want = 0;
+        for (int64_t c = 0; c < cols; ++c) {
+          const BlockQ8A& a = qa.blocks[size_t(tk * cols / 32 + c / 32)];
+          want += double(wr[size_t(c)]) * double(a.d) * double(a.qs[c % 32]);
+        }
+        ASSERT_NEAR(got[size_t(tk * rows + r)], want, 1e-3 * (1.0 + std::fabs(want)))
+            << format::ggml_type_name(t) << " token " << tk << " row " << r;
+      }
+    }
+  }
+}
+
+void check_packed_variant(GemmPackedFn fn, std::initializer_list<GgmlType> types) {
+  for (GgmlType t : types) {
     const int64_t rows = 37, cols = 320;
     PackedMatrix p = packed_matrix(t, rows, cols, 130);
     for (int64_t n_tok : {1, 2, 3, 7, 16, 21}) {
@@ -289,13 +335,13 @@ void check_packed_variant(GemmPackedFn fn) {
 
 TEST(GemmPacked, Avx512MatchesReference) {
   if (!have_avx512()) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
-  check_packed_variant(gemm_packed_avx512);
+  check_packed_variant(gemm_packed_avx512, {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::F16});
 }
 
 // Rows 37: a tile whose upper half has 5 rows and one whose upper half is empty.
 TEST(GemmPacked, Avx2MatchesReference) {
   if (!have_avx2()) GTEST_SKIP() << "this CPU has no AVX2 + FMA";
-  check_packed_variant(gemm_packed_avx2);
+  check_packed_variant(gemm_packed_avx2, {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q5_0, GgmlType::F16});
 }
 
 // Packed matrices through the driver, one token (decode) and many, against matmul_ref on the
@@ -303,7 +349,8 @@ TEST(GemmPacked, Avx2MatchesReference) {
 void check_packed_driver(const VecDotKernels& k) {
   ASSERT_NE(k.gemm_packed, nullptr);
   tensor::ThreadPool pool(2);
-  for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::F16}) {
+  for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q5_0, GgmlType::F16}) {
+    if (!k.packs(packed_kind_for(t, 512))) continue;
     const int64_t rows = 45, cols = 512;
     PackedMatrix p = packed_matrix(t, rows, cols, 150);
     for (int64_t n_tok : {int64_t(1), int64_t(2), int64_t(21)}) {
