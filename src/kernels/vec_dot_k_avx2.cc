@@ -15,16 +15,26 @@ namespace shuo::kernels {
 
 namespace {
 
-// The 8 six-bit (scale, min) pairs of a Q4_K/Q5_K super-block (12 packed bytes).
-inline void k4_scales(const uint8_t* q, uint8_t* sc, uint8_t* m) {
-  for (int j = 0; j < 4; ++j) {
-    sc[j] = q[j] & 63;
-    m[j] = q[j + 4] & 63;
-  }
-  for (int j = 4; j < 8; ++j) {
-    sc[j] = (q[j + 4] & 0x0f) | ((q[j - 4] >> 6) << 4);
-    m[j] = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-  }
+// The 8 six-bit scales and the 8 six-bit mins of a Q4_K/Q5_K super-block (12 packed bytes) as
+// 16 bytes: scales 0..7, then mins 0..7. Bytes 0..3 hold scales 0..3 and their top 2 bits the
+// high bits of scales 4..7; bytes 4..7 the same for the mins; bytes 8..11 the low nibbles of
+// scales 4..7 and (high nibble) mins 4..7. Done on 32-bit words, 4 values at a time.
+inline __m128i k4_scales_mins(const uint8_t* q) {
+  uint32_t a, b, c;
+  std::memcpy(&a, q, 4);
+  std::memcpy(&b, q + 4, 4);
+  std::memcpy(&c, q + 8, 4);
+  const uint32_t sc_lo = a & 0x3f3f3f3fu, mn_lo = b & 0x3f3f3f3fu;
+  const uint32_t sc_hi = (c & 0x0f0f0f0fu) | (((a >> 6) & 0x03030303u) << 4);
+  const uint32_t mn_hi = ((c >> 4) & 0x0f0f0f0fu) | (((b >> 6) & 0x03030303u) << 4);
+  return _mm_setr_epi32(int(sc_lo), int(sc_hi), int(mn_lo), int(mn_hi));
+}
+
+// Control for vpshufb over a register whose 128-bit lanes both hold 8 int16: every int16 of
+// the low lane becomes element lo, every one of the high lane element hi.
+inline __m256i pick_epi16(int lo, int hi) {
+  const int16_t l = int16_t((2 * lo) | ((2 * lo + 1) << 8)), h = int16_t((2 * hi) | ((2 * hi + 1) << 8));
+  return _mm256_setr_epi16(l, l, l, l, l, l, l, l, h, h, h, h, h, h, h, h);
 }
 
 void quantize_act_k_avx2(const float* x, BlockQ8KA* out, int64_t n) {
@@ -51,7 +61,10 @@ void quantize_act_k_avx2(const float* x, BlockQ8KA* out, int64_t n) {
 }
 
 // Q4_K (144 bytes: d, dmin, 12 bytes of scales, 128 of nibbles) and Q5_K (176 bytes: the same
-// with 32 bytes of fifth bits before the nibbles) share everything but the fifth bit.
+// with 32 bytes of fifth bits before the nibbles) share everything but the fifth bit. The
+// scales are widened once per super-block and picked per sub-block with one vpshufb; the mins
+// meet the activation group sums in one vpmaddwd; both terms go into a float vector, so a row
+// ends with one horizontal sum instead of one per super-block.
 template <bool kFifthBit>
 float vec_dot_k4(const void* w, const void* x, int64_t n) {
   constexpr int64_t kBlockBytes = kFifthBit ? 176 : 144;
@@ -59,13 +72,17 @@ float vec_dot_k4(const void* w, const void* x, int64_t n) {
   const BlockQ8KA* xb = static_cast<const BlockQ8KA*>(x);
   const __m256i low = _mm256_set1_epi8(0x0f);
   const __m256i one = _mm256_set1_epi8(1);
-  float total = 0.0f;
+  __m256 total = _mm256_setzero_ps();
   for (int64_t b = 0; b < n / 256; ++b, p += kBlockBytes) {
-    uint8_t sc[8], mn[8];
-    k4_scales(p + 4, sc, mn);
+    const __m128i sm = k4_scales_mins(p + 4);
+    const __m256i scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));  // both lanes: scales 0..7
+    // Mins each twice (one per 16-element activation group), against the 16 group sums.
+    const __m256i mins = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sm, sm));
+    const __m256i summ = _mm256_madd_epi16(mins, load_256(xb[b].bsums));
     const uint8_t* qs = p + (kFifthBit ? 48 : 16);
     const __m256i qh = kFifthBit ? load_256(p + 16) : _mm256_setzero_si256();
     __m256i acc = _mm256_setzero_si256();
+#pragma GCC unroll 4
     for (int j = 0; j < 4; ++j) {
       const __m256i q = load_256(qs + 32 * j);
       __m256i lo = _mm256_and_si256(q, low);
@@ -77,49 +94,54 @@ float vec_dot_k4(const void* w, const void* x, int64_t n) {
       }
       const __m256i plo = _mm256_maddubs_epi16(lo, load_256(xb[b].qs + 64 * j));
       const __m256i phi = _mm256_maddubs_epi16(hi, load_256(xb[b].qs + 64 * j + 32));
-      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[2 * j])));
-      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(phi, _mm256_set1_epi16(sc[2 * j + 1])));
+      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(plo, _mm256_shuffle_epi8(scales, pick_epi16(2 * j, 2 * j))));
+      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(phi, _mm256_shuffle_epi8(scales, pick_epi16(2 * j + 1, 2 * j + 1))));
     }
-    int summ = 0;
-    for (int i = 0; i < 8; ++i) summ += mn[i] * (xb[b].bsums[2 * i] + xb[b].bsums[2 * i + 1]);
-    total += xb[b].d * (half_at(p) * float(hsum_epi32(acc)) - half_at(p + 2) * float(summ));
+    total = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc), _mm256_set1_ps(xb[b].d * half_at(p)), total);
+    total = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(summ), _mm256_set1_ps(xb[b].d * half_at(p + 2)), total);
   }
-  return total;
+  return hsum_ps(total);
 }
 
 float vec_dot_q4_k_avx2(const void* w, const void* x, int64_t n) { return vec_dot_k4<false>(w, x, n); }
 float vec_dot_q5_k_avx2(const void* w, const void* x, int64_t n) { return vec_dot_k4<true>(w, x, n); }
 
+// Q6_K (210 bytes: 128 of low nibbles, 64 of high 2-bit pairs, 16 int8 scales, fp16 d);
+// value = (q − 32) · d · scale. Scales widened once per super-block (one register per half of
+// the block's 16), each 32-element pair of groups picked with one vpshufb; the −32 offset is
+// one vpmaddwd of the scales with the activation group sums.
 float vec_dot_q6_k_avx2(const void* w, const void* x, int64_t n) {
   const uint8_t* p = static_cast<const uint8_t*>(w);
   const BlockQ8KA* xb = static_cast<const BlockQ8KA*>(x);
   const __m256i low = _mm256_set1_epi8(0x0f);
   const __m256i three = _mm256_set1_epi8(3);
-  float total = 0.0f;
+  __m256 total = _mm256_setzero_ps();
   for (int64_t b = 0; b < n / 256; ++b, p += 210) {
     const uint8_t* ql = p;
     const uint8_t* qh = p + 128;
-    const int8_t* sc = reinterpret_cast<const int8_t*>(p + 192);
+    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 192)));
+    const __m256i offset = _mm256_madd_epi16(sc16, load_256(xb[b].bsums));
     __m256i acc = _mm256_setzero_si256();
+#pragma GCC unroll 2
     for (int h = 0; h < 2; ++h) {
+      // Both lanes: scales 8h … 8h + 7.
+      const __m256i sc = _mm256_permute4x64_epi64(sc16, h == 0 ? 0x44 : 0xee);
       const __m256i A = load_256(ql + 64 * h), B = load_256(ql + 64 * h + 32), H = load_256(qh + 32 * h);
       __m256i u[4];
       u[0] = _mm256_or_si256(_mm256_and_si256(A, low), _mm256_slli_epi16(_mm256_and_si256(H, three), 4));
       u[1] = _mm256_or_si256(_mm256_and_si256(B, low), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(H, 2), three), 4));
       u[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(A, 4), low), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(H, 4), three), 4));
       u[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(B, 4), low), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(H, 6), three), 4));
-      for (int k = 0; k < 4; ++k) {
-        const int g = 8 * h + 2 * k;  // 16-element groups g and g+1
+#pragma GCC unroll 4
+      for (int k = 0; k < 4; ++k) {  // 16-element groups 8h + 2k (low lane) and 8h + 2k + 1 (high lane)
         const __m256i prod = _mm256_maddubs_epi16(u[k], load_256(xb[b].qs + 128 * h + 32 * k));
-        const __m256i scale = _mm256_set_m128i(_mm_set1_epi16(sc[g + 1]), _mm_set1_epi16(sc[g]));
-        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(prod, scale));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(prod, _mm256_shuffle_epi8(sc, pick_epi16(2 * k, 2 * k + 1))));
       }
     }
-    int offset = 0;
-    for (int g = 0; g < 16; ++g) offset += sc[g] * xb[b].bsums[g];
-    total += half_at(p + 208) * xb[b].d * float(hsum_epi32(acc) - 32 * offset);
+    acc = _mm256_sub_epi32(acc, _mm256_slli_epi32(offset, 5));
+    total = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc), _mm256_set1_ps(half_at(p + 208) * xb[b].d), total);
   }
-  return total;
+  return hsum_ps(total);
 }
 
 }  // namespace
