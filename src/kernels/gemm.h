@@ -92,8 +92,17 @@ struct GemmPackBuffers {
 bool gemm_i8_type(format::GgmlType t);
 bool gemm_f32_type(format::GgmlType t);
 
-// Packs rows [r0, r0 + n_rows) of w (n_rows ≤ 16) into buf; the tile points into buf.
-GemmI8Tile pack_i8_tile(const WeightMatrix& w, int64_t r0, int n_rows, GemmPackBuffers& buf);
+// Packs rows [r0, r0 + n_rows) of w (n_rows ≤ 16) into buf; the tile points into buf. Rows are
+// unpacked one by one (k.unpack_i8) and then interleaved (k.interleave_i8), or by the references
+// where k has none.
+GemmI8Tile pack_i8_tile(const WeightMatrix& w, int64_t r0, int n_rows, GemmPackBuffers& buf,
+                        const VecDotKernels& k);
+// The interleave step (InterleaveI8Fn, vec_dot.h): out[(k·16 + r)·4 + j] = rows[r·cols + 4k + j]
+// + kGemmI8Offset, cols a multiple of 4. The AVX2 variant transposes 8 × 8 words at a time.
+void interleave_i8_ref(const int8_t* rows, int64_t cols, uint8_t* out);
+void interleave_i8_avx2(const int8_t* rows, int64_t cols, uint8_t* out);
+// UnpackRowI8Fn (vec_dot.h) with AVX2 for Q4_K and Q6_K, the reference for the other types.
+void unpack_row_i8_avx2(format::GgmlType t, const uint8_t* row, int64_t n, int8_t* q, float* d, float* m);
 GemmF32Tile pack_f32_tile(const WeightMatrix& w, int64_t r0, int n_rows, GemmPackBuffers& buf);
 
 }  // namespace shuo::kernels

@@ -372,4 +372,38 @@ void gemm_packed_avx2(const PackedTile& w, const GemmAct& act, const float* x, i
   }
 }
 
+void interleave_i8_avx2(const int8_t* rows, int64_t cols, uint8_t* out) {
+  const __m256i flip = _mm256_set1_epi8(char(0x80));
+  int64_t c = 0;
+  for (; c + 32 <= cols; c += 32)  // words c/4 … c/4 + 7 of the 16 rows
+#pragma GCC unroll 2
+    for (int half = 0; half < 2; ++half) {
+      __m256i r[8];
+#pragma GCC unroll 8
+      for (int i = 0; i < 8; ++i)
+        r[i] = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows + (8 * half + i) * cols + c)), flip);
+      // 8 × 8 transpose of 32-bit words: u[k] holds word k (low lane) and k + 4 (high lane)
+      // of rows 0..3 (u[k]) and 4..7 (u[4 + k]) of this half.
+      __m256i u[8];
+#pragma GCC unroll 2
+      for (int q = 0; q < 2; ++q) {
+        const __m256i t0 = _mm256_unpacklo_epi32(r[4 * q], r[4 * q + 1]), t1 = _mm256_unpackhi_epi32(r[4 * q], r[4 * q + 1]);
+        const __m256i t2 = _mm256_unpacklo_epi32(r[4 * q + 2], r[4 * q + 3]), t3 = _mm256_unpackhi_epi32(r[4 * q + 2], r[4 * q + 3]);
+        u[4 * q] = _mm256_unpacklo_epi64(t0, t2);
+        u[4 * q + 1] = _mm256_unpackhi_epi64(t0, t2);
+        u[4 * q + 2] = _mm256_unpacklo_epi64(t1, t3);
+        u[4 * q + 3] = _mm256_unpackhi_epi64(t1, t3);
+      }
+      uint8_t* o = out + ((c / 4) * kGemmRows + 8 * half) * 4;
+#pragma GCC unroll 4
+      for (int k = 0; k < 4; ++k) {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + k * 64), _mm256_permute2x128_si256(u[k], u[4 + k], 0x20));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + (k + 4) * 64), _mm256_permute2x128_si256(u[k], u[4 + k], 0x31));
+      }
+    }
+  for (; c + 4 <= cols; c += 4)
+    for (int r = 0; r < kGemmRows; ++r)
+      for (int j = 0; j < 4; ++j) out[((c / 4) * kGemmRows + r) * 4 + j] = uint8_t(rows[r * cols + c + j] ^ 0x80);
+}
+
 }  // namespace shuo::kernels

@@ -22,7 +22,20 @@ void gemm_act_corr(const BlockQ8A* blocks, int64_t n, int32_t* corr) {
     }
 }
 
-GemmI8Tile pack_i8_tile(const WeightMatrix& w, int64_t r0, int n_rows, GemmPackBuffers& buf) {
+void interleave_i8_ref(const int8_t* rows, int64_t cols, uint8_t* out) {
+  uint32_t* words = reinterpret_cast<uint32_t*>(out);
+  for (int64_t k = 0; k < cols / 4; ++k)
+    for (int r = 0; r < kGemmRows; ++r) {
+      uint32_t v;
+      std::memcpy(&v, rows + r * cols + 4 * k, 4);
+      words[k * kGemmRows + r] = v ^ 0x80808080u;  // q + kGemmI8Offset (128) in each byte
+    }
+}
+
+GemmI8Tile pack_i8_tile(const WeightMatrix& w, int64_t r0, int n_rows, GemmPackBuffers& buf,
+                        const VecDotKernels& k) {
+  const UnpackRowI8Fn unpack = k.unpack_i8 ? k.unpack_i8 : tensor::unpack_row_i8;
+  const InterleaveI8Fn interleave = k.interleave_i8 ? k.interleave_i8 : interleave_i8_ref;
   const int64_t cols = w.cols;
   const tensor::I8Layout lay = tensor::i8_layout(w.type);
   const int64_t ng = cols / lay.group, nb = cols / 32;
@@ -34,7 +47,7 @@ GemmI8Tile pack_i8_tile(const WeightMatrix& w, int64_t r0, int n_rows, GemmPackB
     float* d = buf.d_rows.data() + r * ng;
     float* m = buf.m_rows.data() + r * nb;
     if (r < n_rows) {
-      tensor::unpack_row_i8(w.type, w.row(r0 + r), cols, q, d, m);
+      unpack(w.type, w.row(r0 + r), cols, q, d, m);
     } else {
       std::memset(q, 0, size_t(cols));
       std::fill(d, d + ng, 0.0f);
@@ -43,13 +56,7 @@ GemmI8Tile pack_i8_tile(const WeightMatrix& w, int64_t r0, int n_rows, GemmPackB
   }
   buf.q.resize(size_t(kGemmRows * cols));
   buf.d.resize(size_t(kGemmRows * ng));
-  uint32_t* out = reinterpret_cast<uint32_t*>(buf.q.data());
-  for (int64_t k = 0; k < cols / 4; ++k)
-    for (int r = 0; r < kGemmRows; ++r) {
-      uint32_t v;
-      std::memcpy(&v, buf.q_rows.data() + r * cols + 4 * k, 4);
-      out[k * kGemmRows + r] = v ^ 0x80808080u;  // q + kGemmI8Offset (128) in each byte
-    }
+  interleave(buf.q_rows.data(), cols, buf.q.data());
   for (int64_t g = 0; g < ng; ++g)
     for (int r = 0; r < kGemmRows; ++r) buf.d[g * kGemmRows + r] = buf.d_rows[r * ng + g];
   GemmI8Tile t;

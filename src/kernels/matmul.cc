@@ -45,7 +45,7 @@ void matmul_gemm(const WeightMatrix& w, const float* x, int64_t n_tokens, float*
           if (packed) {
             k.gemm_packed(w.packed_tile(tile), act, x, cols, n_tokens, y + r0, rows, nr);
           } else if (int8) {
-            k.gemm_i8(pack_i8_tile(w, r0, nr, buf), act, n_tokens, y + r0, rows, nr);
+            k.gemm_i8(pack_i8_tile(w, r0, nr, buf, k), act, n_tokens, y + r0, rows, nr);
           } else {
             k.gemm_f32(pack_f32_tile(w, r0, nr, buf), x, cols, n_tokens, y + r0, rows, nr);
           }

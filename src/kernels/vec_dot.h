@@ -71,6 +71,10 @@ using GemmI8Fn = void (*)(const GemmI8Tile& w, const GemmAct& act, int64_t n_tok
                           int64_t y_stride, int n_rows);
 using GemmF32Fn = void (*)(const GemmF32Tile& w, const float* x, int64_t x_stride, int64_t n_tokens,
                            float* y, int64_t y_stride, int n_rows);
+// Interleaves 16 unpacked int8 rows (row r at rows + r·cols) into GemmI8Tile.q's layout (gemm.h).
+using InterleaveI8Fn = void (*)(const int8_t* rows, int64_t cols, uint8_t* out);
+// One row to int8 quants + scales, as tensor::unpack_row_i8 (the reference).
+using UnpackRowI8Fn = void (*)(format::GgmlType t, const uint8_t* row, int64_t n, int8_t* q, float* d, float* m);
 using GemmPackedFn = void (*)(const PackedTile& w, const GemmAct& act, const float* x, int64_t x_stride,
                               int64_t n_tokens, float* y, int64_t y_stride, int n_rows);
 
@@ -85,6 +89,8 @@ struct VecDotKernels {
   VecDotFn q4_k = nullptr, q5_k = nullptr, q6_k = nullptr;
   GemmI8Fn gemm_i8 = nullptr;    // multi-token matmuls of the int8-unpackable types
   GemmF32Fn gemm_f32 = nullptr;  // multi-token matmuls of F32/F16/BF16
+  UnpackRowI8Fn unpack_i8 = nullptr;       // gemm_i8's per-call packing (null: the references,
+  InterleaveI8Fn interleave_i8 = nullptr;  // tensor::unpack_row_i8 and interleave_i8_ref)
   GemmPackedFn gemm_packed = nullptr;  // every matmul of a load-time packed matrix (packed.h)
   uint32_t packed_kinds = 0;           // bit k set: gemm_packed reads PackedKind k
 

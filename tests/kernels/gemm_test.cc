@@ -64,6 +64,8 @@ Activations quantize_tokens(const std::vector<float>& x, int64_t n_tok, int64_t 
   return a;
 }
 
+bool have_avx2() { return detect_cpu_features().has_avx2_fma(); }
+
 bool have_avx512() {
   const CpuFeatures cpu = detect_cpu_features();
   return cpu.has_avx512() && cpu.avx512vnni && cpu.has_avx2_fma();
@@ -91,6 +93,28 @@ TEST(QuantsI8, UnpackIsBitExactWithDequantize) {
   }
 }
 
+// The AVX2 unpacker (K-quants vectorised, the rest forwarded) against the reference, bit for
+// bit: quants, scales and mins.
+TEST(QuantsI8, UnpackAvx2MatchesReference) {
+  if (!have_avx2()) GTEST_SKIP() << "this CPU has no AVX2 + FMA";
+  for (GgmlType t : kI8Types) {
+    const int64_t n = 768;
+    const auto x = random_floats(n, 5);
+    std::vector<uint8_t> row(*format::ggml_row_bytes(t, n));
+    ASSERT_TRUE(tensor::quantize(t, x.data(), row.data(), n).ok());
+    const tensor::I8Layout lay = tensor::i8_layout(t);
+    std::vector<int8_t> q_want(n), q_got(n, 99);
+    std::vector<float> d_want(n / lay.group), d_got(n / lay.group, -1.0f), m_want(n / 32, 0.0f), m_got(n / 32, 0.0f);
+    tensor::unpack_row_i8(t, row.data(), n, q_want.data(), d_want.data(), m_want.data());
+    unpack_row_i8_avx2(t, row.data(), n, q_got.data(), d_got.data(), m_got.data());
+    EXPECT_EQ(q_got, q_want) << format::ggml_type_name(t);
+    EXPECT_EQ(d_got, d_want) << format::ggml_type_name(t);
+    if (lay.has_min) {
+      EXPECT_EQ(m_got, m_want) << format::ggml_type_name(t);
+    }
+  }
+}
+
 TEST(QuantsI8, OnlyIntegerBlockTypesUnpack) {
   EXPECT_TRUE(tensor::can_unpack_i8(GgmlType::Q6_K));
   EXPECT_FALSE(tensor::can_unpack_i8(GgmlType::F16));
@@ -110,7 +134,7 @@ TEST(Gemm, I8ReferenceMatchesDequantizedMath) {
     const auto x = random_floats(n_tok * cols, 9);
     const Activations qa = quantize_tokens(x, n_tok, cols);
     GemmPackBuffers buf;
-    const GemmI8Tile tile = pack_i8_tile(m.w, 0, rows, buf);
+    const GemmI8Tile tile = pack_i8_tile(m.w, 0, rows, buf, vec_dot_kernels_ref());
     std::vector<float> got(size_t(n_tok * rows));
     gemm_i8_ref(tile, qa.act(), n_tok, got.data(), rows, rows);
     for (int64_t tk = 0; tk < n_tok; ++tk)
@@ -128,7 +152,6 @@ TEST(Gemm, I8ReferenceMatchesDequantizedMath) {
   }
 }
 
-bool have_avx2() { return detect_cpu_features().has_avx2_fma(); }
 
 void check_i8_variant(GemmI8Fn fn) {
   for (GgmlType t : kI8Types) {
@@ -136,7 +159,7 @@ void check_i8_variant(GemmI8Fn fn) {
     for (int rows : {16, 5}) {
       Matrix m = random_matrix(t, rows, cols, 70);
       GemmPackBuffers buf;
-      const GemmI8Tile tile = pack_i8_tile(m.w, 0, rows, buf);
+      const GemmI8Tile tile = pack_i8_tile(m.w, 0, rows, buf, vec_dot_kernels_ref());
       for (int64_t n_tok : {1, 4, 15, 16, 17, 37}) {
         const auto x = random_floats(n_tok * cols, 13);
         const Activations qa = quantize_tokens(x, n_tok, cols);
@@ -265,6 +288,21 @@ TEST(GemmPacked, KindsAndSizes) {
   // The packed copy has the stored size: 16 rows × the row bytes.
   for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q5_0, GgmlType::F16})
     EXPECT_EQ(packed_tile_bytes(packed_kind_for(t, 512), 512), 16 * *format::ggml_row_bytes(t, 512));
+}
+
+// The AVX2 interleave (8 × 8 word transposes, then 4-byte steps for the rest) against the
+// scalar one, byte for byte; widths with and without a tail.
+TEST(Gemm, InterleaveAvx2MatchesReference) {
+  if (!have_avx2()) GTEST_SKIP() << "this CPU has no AVX2 + FMA";
+  for (int64_t cols : {4, 32, 36, 64, 100, 768}) {
+    std::vector<int8_t> rows(size_t(16 * cols));
+    std::mt19937 rng(static_cast<uint32_t>(cols));
+    for (auto& v : rows) v = int8_t(rng());
+    std::vector<uint8_t> want(rows.size(), 0x55), got(rows.size(), 0xaa);
+    interleave_i8_ref(rows.data(), cols, want.data());
+    interleave_i8_avx2(rows.data(), cols, got.data());
+    ASSERT_EQ(got, want) << "cols " << cols;
+  }
 }
 
 // A kernel set packs only the kinds its gemm_packed reads; the loader asks it (weights.cc).
