@@ -64,6 +64,20 @@ Activations quantize_tokens(const std::vector<float>& x, int64_t n_tok, int64_t 
   return a;
 }
 
+// Σ_c w[r][c] · (token tk's dequantized int8 activation c), in double: what an integer GEMM
+// of row r and token tk must give up to float rounding.
+double dequantized_dot(const WeightMatrix& w, int r, const Activations& qa, int64_t tk) {
+  const int64_t cols = w.cols;
+  std::vector<float> wr(static_cast<size_t>(cols));
+  row_to_float(w, r, wr.data());
+  double sum = 0;
+  for (int64_t c = 0; c < cols; ++c) {
+    const BlockQ8A& a = qa.blocks[size_t(tk * cols / 32 + c / 32)];
+    sum += double(wr[size_t(c)]) * double(a.d) * double(a.qs[c % 32]);
+  }
+  return sum;
+}
+
 bool have_avx2() { return detect_cpu_features().has_avx2_fma(); }
 
 bool have_avx512() {
@@ -139,13 +153,7 @@ TEST(Gemm, I8ReferenceMatchesDequantizedMath) {
     gemm_i8_ref(tile, qa.act(), n_tok, got.data(), rows, rows);
     for (int64_t tk = 0; tk < n_tok; ++tk)
       for (int r = 0; r < rows; ++r) {
-        std::vector<float> wr(cols);
-        row_to_float(m.w, r, wr.data());
-        double want = 0;
-        for (int64_t c = 0; c < cols; ++c) {
-          const BlockQ8A& a = qa.blocks[size_t(tk * cols / 32 + c / 32)];
-          want += double(wr[size_t(c)]) * double(a.d) * double(a.qs[c % 32]);
-        }
+        const double want = dequantized_dot(m.w, r, qa, tk);
         ASSERT_NEAR(got[size_t(tk * rows + r)], want, 1e-3 * (1.0 + std::fabs(want)))
             << format::ggml_type_name(t) << " token " << tk << " row " << r;
       }
@@ -334,19 +342,12 @@ TEST(GemmPacked, ReferenceMatchesDequantizedMath) {
     for (int64_t tile = 0; tile < packed_tiles(rows); ++tile)
       gemm_packed_ref(p.m.w.packed_tile(tile), qa.act(), x.data(), cols, n_tok, got.data() + tile * 16, rows,
                       int(std::min<int64_t>(16, rows - tile * 16)));
-    std::vector<float> wr(static_cast<size_t>(cols));
-    for (int r = 0; r < rows; ++r) {
-      row_to_float(p.m.w, r, wr.data());
+    for (int r = 0; r < rows; ++r)
       for (int64_t tk = 0; tk < n_tok; ++tk) {
-        double want = 0;
-        for (int64_t c = 0; c < cols; ++c) {
-          const BlockQ8A& a = qa.blocks[size_t(tk * cols / 32 + c / 32)];
-          want += double(wr[size_t(c)]) * double(a.d) * double(a.qs[c % 32]);
-        }
+        const double want = dequantized_dot(p.m.w, r, qa, tk);
         ASSERT_NEAR(got[size_t(tk * rows + r)], want, 1e-3 * (1.0 + std::fabs(want)))
             << format::ggml_type_name(t) << " token " << tk << " row " << r;
       }
-    }
   }
 }
 
