@@ -87,7 +87,7 @@ void shapes(benchmark::internal::Benchmark* b) {
       for (int mode : {0, 1, 2})
         if (mode != 1 || tokens >= kGemmMinTokens) b->Args({int64_t(t), 896, 4864, tokens, mode});
   // Batched decode: the packed kernels at every small batch size (their passes group tokens).
-  for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q5_0, GgmlType::F16})
+  for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q5_0, GgmlType::Q4_K, GgmlType::F16})
     for (int64_t tokens : {2, 3, 4, 5, 6, 7}) b->Args({int64_t(t), 896, 4864, tokens, 2});
   // Decode from DRAM: 77 MB of Q8_0, far more than the L3.
   for (int64_t tokens : {1, 8})

@@ -162,6 +162,19 @@ void pass_f32(const GemmF32Tile& w, const float* x, int64_t x_stride, float* y, 
       x, x_stride, y, y_stride, n_rows);
 }
 
+// Stores a pass's results: acc[h][t] holds rows 8·(half0 + h) … + 7 of token t.
+template <int H, int T>
+__attribute__((always_inline)) inline void store_halves(const __m256 (&acc)[H][T], float* y, int64_t y_stride,
+                                                        int half0, int n_rows) {
+#pragma GCC unroll 2
+  for (int h = 0; h < H; ++h) {
+    const int r0 = 8 * (half0 + h);
+    const RowMasks mask = row_masks(n_rows - r0);
+#pragma GCC unroll 16
+    for (int t = 0; t < T; ++t) _mm256_maskstore_ps(y + t * y_stride + r0, mask.lo, acc[h][t]);
+  }
+}
+
 // Load-time packed tiles (packed.h). A pass covers H 8-row halves starting at half0: H = 2 for
 // one or two tokens (decode), so each 64-byte weight line is used whole the one time it streams
 // in from memory; H = 1 for more tokens, whose partial sums need the registers (the second half
@@ -253,13 +266,101 @@ SHUO_SCHED_FOR_PRESSURE void pass_packed_i8(const PackedTile& w, const BlockQ8A*
       }
     }
   }
+  store_halves<H, T>(acc, y, y_stride, half0, n_rows);
+}
+
+// Q4_Kx16 tiles (packed.h), H halves from half0 as pass_packed_i8. Per super-block, each half's
+// 6-bit scales and mins are decoded for its 8 rows at once from three word vectors (the word
+// arithmetic of k4_scales_mins in vec_dot_k_avx2.cc) into float d·scale and dmin·min vectors.
+// A 32-element sub-block is then one int16 sum per token (8 groups of 4 columns, each pair
+// ≤ 2·15·127, so ≤ 30480 in all), scaled by d·scale and the activation block's d, minus
+// dmin·min times the block's sum: the activations' 32-element blocks are the sub-blocks.
+template <int T, int H>
+SHUO_SCHED_FOR_PRESSURE void pass_packed_q4k(const PackedTile& w, const BlockQ8A* act, float* y, int64_t y_stride,
+                                             int half0, int n_rows) {
+  const int64_t nb = w.cols / 32, nsb = w.cols / 256;
+  const __m256i low4 = _mm256_set1_epi8(0x0f), ones16 = _mm256_set1_epi16(1), byte = _mm256_set1_epi32(0xff);
+  const __m256i m3f = _mm256_set1_epi32(0x3f3f3f3f), m0f = _mm256_set1_epi32(0x0f0f0f0f);
+  const __m256i m03 = _mm256_set1_epi32(0x03030303);
+  __m256 acc[H][T];
+#pragma GCC unroll 2
+  for (int h = 0; h < H; ++h)
 #pragma GCC unroll 16
-  for (int h = 0; h < H; ++h) {
-    const int r0 = 8 * (half0 + h);
-    const RowMasks mask = row_masks(n_rows - r0);
+    for (int t = 0; t < T; ++t) acc[h][t] = _mm256_setzero_ps();
+  for (int64_t sb = 0; sb < nsb; ++sb) {
+    const uint8_t* blk = w.data + size_t(sb) * 2304;
+    alignas(32) float scale[H][8][8], mins[H][8][8];  // [half][sub-block][row]
+#pragma GCC unroll 2
+    for (int h = 0; h < H; ++h) {
+      const uint8_t* sw = blk + 2048 + 96 * (half0 + h);
+      const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sw));
+      const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sw + 32));
+      const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sw + 64));
+      const __m256i sc[2] = {_mm256_and_si256(a, m3f),
+                             _mm256_or_si256(_mm256_and_si256(c, m0f),
+                                             _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(a, 6), m03), 4))};
+      const __m256i mn[2] = {_mm256_and_si256(b, m3f),
+                             _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(c, 4), m0f),
+                                             _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(b, 6), m03), 4))};
+      const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2240 + 16 * (half0 + h))));
+      const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2272 + 16 * (half0 + h))));
+#pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) {
+        const int shift = 8 * (j % 4);
+        _mm256_store_ps(scale[h][j], _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(sc[j / 4], shift), byte))));
+        _mm256_store_ps(mins[h][j], _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(mn[j / 4], shift), byte))));
+      }
+    }
+    // Chunk c's nibble groups: low nibbles are sub-block 2c, high nibbles 2c + 1. With up to two
+    // tokens both sub-blocks are summed from one load of each group (2 partial sums per token);
+    // more tokens take the chunk twice, low then high, to stay within the registers.
+    constexpr int kSides = T <= 2 ? 2 : 1;
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; ++c)
+#pragma GCC unroll 2
+      for (int side0 = 0; side0 < 2; side0 += kSides)
+#pragma GCC unroll 2
+        for (int h = 0; h < H; ++h) {
+          __m256i p[kSides][T];
+#pragma GCC unroll 2
+          for (int k = 0; k < kSides; ++k)
 #pragma GCC unroll 16
-    for (int t = 0; t < T; ++t) _mm256_maskstore_ps(y + t * y_stride + r0, mask.lo, acc[h][t]);
+            for (int t = 0; t < T; ++t) p[k][t] = _mm256_setzero_si256();
+          const uint8_t* nib = blk + size_t(c) * 8 * 64 + 32 * (half0 + h);
+#pragma GCC unroll 8
+          for (int i = 0; i < 8; ++i) {
+            const __m256i z = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(nib + 64 * i));
+#pragma GCC unroll 2
+            for (int k = 0; k < kSides; ++k) {
+              const int j = 2 * c + side0 + k;
+              const __m256i v = j % 2 ? _mm256_and_si256(_mm256_srli_epi16(z, 4), low4) : _mm256_and_si256(z, low4);
+#pragma GCC unroll 16
+              for (int t = 0; t < T; ++t)
+                p[k][t] = _mm256_add_epi16(p[k][t], _mm256_maddubs_epi16(v, bcast4(act[t * nb + sb * 8 + j].qs + 4 * i)));
+            }
+          }
+#pragma GCC unroll 2
+          for (int k = 0; k < kSides; ++k) {
+            const int j = 2 * c + side0 + k;
+            const __m256 sc = _mm256_load_ps(scale[h][j]), mn = _mm256_load_ps(mins[h][j]);
+#pragma GCC unroll 16
+            for (int t = 0; t < T; ++t) {
+              const BlockQ8A& a = act[t * nb + sb * 8 + j];
+              acc[h][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(p[k][t], ones16)),
+                                          _mm256_mul_ps(sc, _mm256_set1_ps(a.d)), acc[h][t]);
+              acc[h][t] = _mm256_fnmadd_ps(mn, _mm256_set1_ps(a.sum), acc[h][t]);
+            }
+          }
+        }
   }
+  store_halves<H, T>(acc, y, y_stride, half0, n_rows);
+}
+
+// pass_packed_q4k with pass_packed_i8's signature (Q4_K needs no group sums), for the tables.
+template <int T, int H>
+void pass_packed_q4k_entry(const PackedTile& w, const BlockQ8A* act, const int32_t*, float* y, int64_t y_stride,
+                           int half0, int n_rows) {
+  pass_packed_q4k<T, H>(w, act, y, y_stride, half0, n_rows);
 }
 
 // F16x16 tiles: column c of block c / 32 holds the 16 rows' fp16 values (packed.h).
@@ -292,6 +393,11 @@ constexpr auto packed_i8_table(std::index_sequence<I...>) {
   using Fn = void (*)(const PackedTile&, const BlockQ8A*, const int32_t*, float*, int64_t, int, int);
   return std::array<Fn, sizeof...(I)>{&pass_packed_i8<int(I) + 1, H, K>...};
 }
+template <int H, size_t... I>
+constexpr auto packed_q4k_table(std::index_sequence<I...>) {
+  using Fn = void (*)(const PackedTile&, const BlockQ8A*, const int32_t*, float*, int64_t, int, int);
+  return std::array<Fn, sizeof...(I)>{&pass_packed_q4k_entry<int(I) + 1, H>...};
+}
 template <size_t... I>
 constexpr auto packed_f16_table(std::index_sequence<I...>) {
   using Fn = void (*)(const PackedTile&, const float*, int64_t, float*, int64_t, int);
@@ -315,6 +421,8 @@ constexpr auto kPackedQ8Both = packed_i8_table<PackedKind::kQ8_0x16, 2>(std::mak
 constexpr auto kPackedQ4Both = packed_i8_table<PackedKind::kQ4_0x16, 2>(std::make_index_sequence<kBothHalvesQ4>{});
 constexpr auto kPackedQ5 = packed_i8_table<PackedKind::kQ5_0x16, 1>(std::make_index_sequence<kPackedI8Tokens>{});
 constexpr auto kPackedQ5Both = packed_i8_table<PackedKind::kQ5_0x16, 2>(std::make_index_sequence<kBothHalvesQ4>{});
+constexpr auto kPackedQ4K = packed_q4k_table<1>(std::make_index_sequence<kPackedI8Tokens>{});
+constexpr auto kPackedQ4KBoth = packed_q4k_table<2>(std::make_index_sequence<kBothHalvesQ4>{});
 constexpr auto kPackedF16 = packed_f16_table(std::make_index_sequence<kAvx2Tokens>{});
 
 }  // namespace
@@ -355,6 +463,7 @@ void gemm_packed_avx2(const PackedTile& w, const GemmAct& act, const float* x, i
     case PackedKind::kQ8_0x16: table = kPackedQ8.data(), both = kPackedQ8Both.data(), n_both = kBothHalvesQ8; break;
     case PackedKind::kQ4_0x16: table = kPackedQ4.data(), both = kPackedQ4Both.data(), n_both = kBothHalvesQ4; break;
     case PackedKind::kQ5_0x16: table = kPackedQ5.data(), both = kPackedQ5Both.data(), n_both = kBothHalvesQ4; break;
+    case PackedKind::kQ4_Kx16: table = kPackedQ4K.data(), both = kPackedQ4KBoth.data(), n_both = kBothHalvesQ4; break;
     default: return;
   }
   const int64_t nb = w.cols / 32, ng16 = w.cols / 16;

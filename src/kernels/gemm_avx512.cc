@@ -220,6 +220,7 @@ void gemm_packed_avx512(const PackedTile& w, const GemmAct& act, const float* x,
         kPackedF16[i](w, x + t0 * x_stride, x_stride, yt, y_stride, mask);
         break;
       case PackedKind::kQ5_0x16:  // not in this level's packed_kinds, so never packed for it
+      case PackedKind::kQ4_Kx16:
       case PackedKind::kNone:
         return;
     }

@@ -17,7 +17,15 @@
 //                    group i, low k = 0, high k = 1), then the 16 fp16 scales. A kernel moves
 //                    group i's bits to bit 4 of each byte with one 16-bit shift and a mask.
 //   F16x16 (1 KiB):  32 × 32 B — column c of the block: the 16 rows' fp16 values.
-// A tile is tile_bytes(kind, cols) = (cols / 32) × block bytes; tile t starts at t × that.
+//   Q4_Kx16 (2304 B per 256-column super-block, i.e. 288 B per 32 columns): 32 × 64 B of
+//                    nibbles — group 8c + i holds stored bytes qs[r][32c + 4i + j] at r·4 + j
+//                    (low nibbles: sub-block 2c, elements 4i + j; high: sub-block 2c + 1) —
+//                    then per 8-row half h (96 B at 2048 + 96h) the 12 scale bytes of its rows
+//                    as three 32-byte vectors of 32-bit words (bytes 0–3, 4–7, 8–11 of row
+//                    8h + r in word r), so 6-bit scales and mins decode for 8 rows at once;
+//                    then the 16 fp16 d, then the 16 fp16 dmin.
+// A tile is tile_bytes(kind, cols) = (cols / 32) × block bytes (per 32 columns; Q4_Kx16 counts
+// an eighth of its super-block); tile t starts at t × that.
 #pragma once
 
 #include <cstddef>
@@ -30,9 +38,10 @@ namespace shuo::kernels {
 
 struct WeightMatrix;
 
-enum class PackedKind : uint8_t { kNone, kQ8_0x16, kQ4_0x16, kF16x16, kQ5_0x16 };
+enum class PackedKind : uint8_t { kNone, kQ8_0x16, kQ4_0x16, kF16x16, kQ5_0x16, kQ4_Kx16 };
 
-// The packed kind for a matrix of this type and width, or kNone (other types; cols % 32 != 0).
+// The packed kind for a matrix of this type and width, or kNone (other types; cols not whole
+// blocks of the type).
 // Whether a kernel set reads that kind is VecDotKernels::packs.
 PackedKind packed_kind_for(format::GgmlType t, int64_t cols);
 constexpr uint32_t packed_kind_bits(std::initializer_list<PackedKind> kinds) {

@@ -155,7 +155,8 @@ VecDotKernels vec_dot_kernels_avx2() {
   k.unpack_i8 = unpack_row_i8_avx2;
   k.interleave_i8 = interleave_i8_avx2;
   k.gemm_packed = gemm_packed_avx2;
-  k.packed_kinds = packed_kind_bits({PackedKind::kQ8_0x16, PackedKind::kQ4_0x16, PackedKind::kF16x16, PackedKind::kQ5_0x16});
+  k.packed_kinds = packed_kind_bits({PackedKind::kQ8_0x16, PackedKind::kQ4_0x16, PackedKind::kF16x16, PackedKind::kQ5_0x16,
+                                    PackedKind::kQ4_Kx16});
   return k;
 }
 

@@ -292,9 +292,11 @@ TEST(GemmPacked, KindsAndSizes) {
   EXPECT_EQ(packed_kind_for(GgmlType::Q5_0, 64), PackedKind::kQ5_0x16);
   EXPECT_EQ(packed_kind_for(GgmlType::F16, 64), PackedKind::kF16x16);
   EXPECT_EQ(packed_kind_for(GgmlType::F16, 40), PackedKind::kNone);  // not whole 32-column blocks
-  EXPECT_EQ(packed_kind_for(GgmlType::Q4_K, 256), PackedKind::kNone);
+  EXPECT_EQ(packed_kind_for(GgmlType::Q4_K, 256), PackedKind::kQ4_Kx16);
+  EXPECT_EQ(packed_kind_for(GgmlType::Q4_K, 320), PackedKind::kNone);  // not whole super-blocks
+  EXPECT_EQ(packed_kind_for(GgmlType::Q6_K, 256), PackedKind::kNone);
   // The packed copy has the stored size: 16 rows × the row bytes.
-  for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q5_0, GgmlType::F16})
+  for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q5_0, GgmlType::Q4_K, GgmlType::F16})
     EXPECT_EQ(packed_tile_bytes(packed_kind_for(t, 512), 512), 16 * *format::ggml_row_bytes(t, 512));
 }
 
@@ -321,20 +323,22 @@ TEST(GemmPacked, KernelSetsSayWhichKindsTheyRead) {
     const VecDotKernels avx2 = vec_dot_kernels_avx2();
     for (PackedKind k : common) EXPECT_TRUE(avx2.packs(k));
     EXPECT_TRUE(avx2.packs(PackedKind::kQ5_0x16));
+    EXPECT_TRUE(avx2.packs(PackedKind::kQ4_Kx16));
     EXPECT_FALSE(avx2.packs(PackedKind::kNone));
   }
   if (have_avx512()) {
     const VecDotKernels avx512 = vec_dot_kernels_avx512();
     for (PackedKind k : common) EXPECT_TRUE(avx512.packs(k));
-    EXPECT_FALSE(avx512.packs(PackedKind::kQ5_0x16));  // no AVX-512 kernel for it yet
+    EXPECT_FALSE(avx512.packs(PackedKind::kQ5_0x16));  // no AVX-512 kernels for these yet
+    EXPECT_FALSE(avx512.packs(PackedKind::kQ4_Kx16));
   }
 }
 
 // The integer packed tiles through the reference kernel against float math on the dequantized
 // weights and activations: checks each layout (the Q5_0 fifth bits above all) and its offset.
 TEST(GemmPacked, ReferenceMatchesDequantizedMath) {
-  for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q5_0}) {
-    const int64_t rows = 21, cols = 256, n_tok = 2;
+  for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q5_0, GgmlType::Q4_K}) {
+    const int64_t rows = 21, cols = 512, n_tok = 2;
     PackedMatrix p = packed_matrix(t, rows, cols, 170);
     const auto x = random_floats(n_tok * cols, 31);
     const Activations qa = quantize_tokens(x, n_tok, cols);
@@ -353,7 +357,7 @@ TEST(GemmPacked, ReferenceMatchesDequantizedMath) {
 
 void check_packed_variant(GemmPackedFn fn, std::initializer_list<GgmlType> types) {
   for (GgmlType t : types) {
-    const int64_t rows = 37, cols = 320;
+    const int64_t rows = 37, cols = t == GgmlType::Q4_K ? 512 : 320;
     PackedMatrix p = packed_matrix(t, rows, cols, 130);
     for (int64_t n_tok : {1, 2, 3, 7, 16, 21}) {
       const auto x = random_floats(n_tok * cols, 23);
@@ -380,7 +384,8 @@ TEST(GemmPacked, Avx512MatchesReference) {
 // Rows 37: a tile whose upper half has 5 rows and one whose upper half is empty.
 TEST(GemmPacked, Avx2MatchesReference) {
   if (!have_avx2()) GTEST_SKIP() << "this CPU has no AVX2 + FMA";
-  check_packed_variant(gemm_packed_avx2, {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q5_0, GgmlType::F16});
+  check_packed_variant(gemm_packed_avx2,
+                       {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q5_0, GgmlType::Q4_K, GgmlType::F16});
 }
 
 // Packed matrices through the driver, one token (decode) and many, against matmul_ref on the
@@ -388,7 +393,7 @@ TEST(GemmPacked, Avx2MatchesReference) {
 void check_packed_driver(const VecDotKernels& k) {
   ASSERT_NE(k.gemm_packed, nullptr);
   tensor::ThreadPool pool(2);
-  for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q5_0, GgmlType::F16}) {
+  for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q5_0, GgmlType::Q4_K, GgmlType::F16}) {
     if (!k.packs(packed_kind_for(t, 512))) continue;
     const int64_t rows = 45, cols = 512;
     PackedMatrix p = packed_matrix(t, rows, cols, 150);
