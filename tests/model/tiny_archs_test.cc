@@ -364,7 +364,8 @@ TEST(TinyArchsChatglm, TurnTokensEndGeneration) {
 
 class TinyArchsQuantized : public ::testing::TestWithParam<std::pair<Arch, const char*>> {};
 
-// Quantized copies (pure F16 / Q8_0: every matrix, the fused ones too) are repacked at load
+// Quantized copies (pure F16 / Q8_0 / Q4_0, and Q4_K_M, whose Q4_K falls back to Q5_0 on these
+// 64-wide rows: every matrix, the fused ones too) are repacked at load
 // into 16-row tiles per slice (q, k, v of attn_qkv; gate, up of chatglm's ffn_up). The packed
 // forward must equal the unpacked one on the same file, agree with the scalar kernels and stay
 // near the F32 reference.
@@ -415,15 +416,19 @@ TEST_P(TinyArchsQuantized, PackedSlicesAgreeWithScalar) {
   // Scalar kernels sum in another order. With Q8_0 the activations are rounded to int8 too, and
   // a 1e-7 difference that moves one value across a rounding boundary changes it by 1/254 of its
   // block's maximum, so Q8_0 logits differ visibly (observed 0.065 for chatglm, 1e-4 for gpt2).
-  const bool q8 = std::string(GetParam().second) == "Q8_0";
-  EXPECT_LE(worst_pair, q8 ? 0.15f : 1e-2f);
-  // Quantization error on logits of standard deviation ~3 (observed 0.27 Q8_0, 7e-3 F16).
-  EXPECT_LE(worst_ref, q8 ? 0.5f : 3e-2f);
+  const std::string type = GetParam().second;
+  const bool float_type = type == "F16";
+  EXPECT_LE(worst_pair, float_type ? 1e-2f : 0.15f);
+  // Quantization error on logits of standard deviation ~3 (observed 0.27 Q8_0, 7e-3 F16; the
+  // 4-bit files of these 64-wide random models 2.3–2.5, a sanity bound only: the packed kernels
+  // are checked by the two comparisons above).
+  EXPECT_LE(worst_ref, float_type ? 3e-2f : type == "Q8_0" ? 0.5f : 4.0f);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, TinyArchsQuantized,
                          ::testing::Values(std::pair{kGpt2, "F16"}, std::pair{kGpt2, "Q8_0"},
-                                           std::pair{kChatglm, "F16"}, std::pair{kChatglm, "Q8_0"}),
+                                           std::pair{kChatglm, "F16"}, std::pair{kChatglm, "Q8_0"},
+                                           std::pair{kGpt2, "Q4_0"}, std::pair{kChatglm, "Q4_K_M"}),
                          [](const ::testing::TestParamInfo<std::pair<Arch, const char*>>& p) {
                            return std::string(p.param.first.name[0] == 'g' ? "gpt2_" : "chatglm_") + p.param.second;
                          });
