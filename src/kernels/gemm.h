@@ -50,6 +50,9 @@ struct GemmF32Tile {
 struct GemmAct {
   const BlockQ8A* blocks = nullptr;
   const int32_t* corr = nullptr;
+  // Q4_Kx16 packed tiles read these instead: per token cols/256 super-blocks (kblocks + t·cols/256)
+  // with one scale each, so a whole super-block sums in exact int32.
+  const BlockQ8KA* kblocks = nullptr;
 };
 
 // The kernels (signatures GemmI8Fn / GemmF32Fn of vec_dot.h): y[t·y_stride + i] for

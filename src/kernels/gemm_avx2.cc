@@ -269,17 +269,28 @@ SHUO_SCHED_FOR_PRESSURE void pass_packed_i8(const PackedTile& w, const BlockQ8A*
   store_halves<H, T>(acc, y, y_stride, half0, n_rows);
 }
 
-// Q4_Kx16 tiles (packed.h), H halves from half0 as pass_packed_i8. Per super-block, each half's
-// 6-bit scales and mins are decoded for its 8 rows at once from three word vectors (the word
-// arithmetic of k4_scales_mins in vec_dot_k_avx2.cc) into float d·scale and dmin·min vectors.
-// A 32-element sub-block is then one int16 sum per token (8 groups of 4 columns, each pair
-// ≤ 2·15·127, so ≤ 30480 in all), scaled by d·scale and the activation block's d, minus
-// dmin·min times the block's sum: the activations' 32-element blocks are the sub-blocks.
+// vpshufb control over vectors of 32-bit words (one per row): the word's byte lo, zero-extended,
+// becomes the low int16 of its lane and byte hi the high one.
+inline __m256i ctrl_word_bytes(int lo, int hi) {
+  const uint32_t one = uint32_t(lo) | 0x8000u | (uint32_t(hi) << 16) | 0x80000000u;
+  // Word w of a 128-bit lane starts at byte 4w: add 4w to both selector bytes (bytes 0 and 2).
+  return _mm256_setr_epi32(int(one), int(one + 0x00040004u), int(one + 0x00080008u), int(one + 0x000c000cu),
+                           int(one), int(one + 0x00040004u), int(one + 0x00080008u), int(one + 0x000c000cu));
+}
+
+// Q4_Kx16 tiles (packed.h), H halves from half0 as pass_packed_i8, against 256-element
+// activation blocks (GemmAct::kblocks). Per super-block and half, the rows' 6-bit scales and
+// mins are decoded from three word vectors (the word arithmetic of k4_scales_mins in
+// vec_dot_k_avx2.cc) and spread by vpshufb into int16 pairs: [sc, sc] per row for sub-block j,
+// [mn_2k, mn_2k+1] per row for sub-blocks 2k, 2k+1. A sub-block's int16 sums (8 groups of 4
+// columns, ≤ 8·2·15·127 = 30480) meet the scale pair in vpmaddwd, so a whole super-block sums
+// in exact int32 (≤ 8·2·30480·63); the mins meet the activations' sub-block sums the same way.
+// One float step per super-block and token: d_a·(d·S − dmin·M).
 template <int T, int H>
-SHUO_SCHED_FOR_PRESSURE void pass_packed_q4k(const PackedTile& w, const BlockQ8A* act, float* y, int64_t y_stride,
+SHUO_SCHED_FOR_PRESSURE void pass_packed_q4k(const PackedTile& w, const BlockQ8KA* act, float* y, int64_t y_stride,
                                              int half0, int n_rows) {
-  const int64_t nb = w.cols / 32, nsb = w.cols / 256;
-  const __m256i low4 = _mm256_set1_epi8(0x0f), ones16 = _mm256_set1_epi16(1), byte = _mm256_set1_epi32(0xff);
+  const int64_t nsb = w.cols / 256;
+  const __m256i low4 = _mm256_set1_epi8(0x0f);
   const __m256i m3f = _mm256_set1_epi32(0x3f3f3f3f), m0f = _mm256_set1_epi32(0x0f0f0f0f);
   const __m256i m03 = _mm256_set1_epi32(0x03030303);
   __m256 acc[H][T];
@@ -289,7 +300,7 @@ SHUO_SCHED_FOR_PRESSURE void pass_packed_q4k(const PackedTile& w, const BlockQ8A
     for (int t = 0; t < T; ++t) acc[h][t] = _mm256_setzero_ps();
   for (int64_t sb = 0; sb < nsb; ++sb) {
     const uint8_t* blk = w.data + size_t(sb) * 2304;
-    alignas(32) float scale[H][8][8], mins[H][8][8];  // [half][sub-block][row]
+    alignas(32) __m256i scales[H][8], mins[H][4];
 #pragma GCC unroll 2
     for (int h = 0; h < H; ++h) {
       const uint8_t* sw = blk + 2048 + 96 * (half0 + h);
@@ -302,15 +313,23 @@ SHUO_SCHED_FOR_PRESSURE void pass_packed_q4k(const PackedTile& w, const BlockQ8A
       const __m256i mn[2] = {_mm256_and_si256(b, m3f),
                              _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(c, 4), m0f),
                                              _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(b, 6), m03), 4))};
-      const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2240 + 16 * (half0 + h))));
-      const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2272 + 16 * (half0 + h))));
 #pragma GCC unroll 8
-      for (int j = 0; j < 8; ++j) {
-        const int shift = 8 * (j % 4);
-        _mm256_store_ps(scale[h][j], _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(sc[j / 4], shift), byte))));
-        _mm256_store_ps(mins[h][j], _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(mn[j / 4], shift), byte))));
-      }
+      for (int j = 0; j < 8; ++j) scales[h][j] = _mm256_shuffle_epi8(sc[j / 4], ctrl_word_bytes(j % 4, j % 4));
+#pragma GCC unroll 4
+      for (int k = 0; k < 4; ++k) mins[h][k] = _mm256_shuffle_epi8(mn[k / 2], ctrl_word_bytes(2 * (k % 2), 2 * (k % 2) + 1));
     }
+    // Per token, the 8 sub-block sums of the activations as int16 pairs (2k, 2k + 1).
+    alignas(16) int32_t apairs[T][4];
+#pragma GCC unroll 16
+    for (int t = 0; t < T; ++t) {
+      const __m128i* bs = reinterpret_cast<const __m128i*>(act[t * nsb + sb].bsums);
+      _mm_store_si128(reinterpret_cast<__m128i*>(apairs[t]), _mm_hadd_epi16(_mm_loadu_si128(bs), _mm_loadu_si128(bs + 1)));
+    }
+    __m256i S[H][T];
+#pragma GCC unroll 2
+    for (int h = 0; h < H; ++h)
+#pragma GCC unroll 16
+      for (int t = 0; t < T; ++t) S[h][t] = _mm256_setzero_si256();
     // Chunk c's nibble groups: low nibbles are sub-block 2c, high nibbles 2c + 1. With up to two
     // tokens both sub-blocks are summed from one load of each group (2 partial sums per token);
     // more tokens take the chunk twice, low then high, to stay within the registers.
@@ -336,31 +355,41 @@ SHUO_SCHED_FOR_PRESSURE void pass_packed_q4k(const PackedTile& w, const BlockQ8A
               const __m256i v = j % 2 ? _mm256_and_si256(_mm256_srli_epi16(z, 4), low4) : _mm256_and_si256(z, low4);
 #pragma GCC unroll 16
               for (int t = 0; t < T; ++t)
-                p[k][t] = _mm256_add_epi16(p[k][t], _mm256_maddubs_epi16(v, bcast4(act[t * nb + sb * 8 + j].qs + 4 * i)));
+                p[k][t] = _mm256_add_epi16(p[k][t], _mm256_maddubs_epi16(v, bcast4(act[t * nsb + sb].qs + 32 * j + 4 * i)));
             }
           }
 #pragma GCC unroll 2
           for (int k = 0; k < kSides; ++k) {
-            const int j = 2 * c + side0 + k;
-            const __m256 sc = _mm256_load_ps(scale[h][j]), mn = _mm256_load_ps(mins[h][j]);
+            const __m256i sc = _mm256_load_si256(&scales[h][2 * c + side0 + k]);
 #pragma GCC unroll 16
-            for (int t = 0; t < T; ++t) {
-              const BlockQ8A& a = act[t * nb + sb * 8 + j];
-              acc[h][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(p[k][t], ones16)),
-                                          _mm256_mul_ps(sc, _mm256_set1_ps(a.d)), acc[h][t]);
-              acc[h][t] = _mm256_fnmadd_ps(mn, _mm256_set1_ps(a.sum), acc[h][t]);
-            }
+            for (int t = 0; t < T; ++t) S[h][t] = _mm256_add_epi32(S[h][t], _mm256_madd_epi16(p[k][t], sc));
           }
         }
+#pragma GCC unroll 2
+    for (int h = 0; h < H; ++h) {
+      const int r0 = 8 * (half0 + h);
+      const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2240 + 2 * r0)));
+      const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2272 + 2 * r0)));
+#pragma GCC unroll 16
+      for (int t = 0; t < T; ++t) {
+        __m256i M = _mm256_setzero_si256();
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; ++k)
+          M = _mm256_add_epi32(M, _mm256_madd_epi16(_mm256_load_si256(&mins[h][k]), _mm256_set1_epi32(apairs[t][k])));
+        const __m256 da = _mm256_set1_ps(act[t * nsb + sb].d);
+        acc[h][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(S[h][t]), _mm256_mul_ps(d, da), acc[h][t]);
+        acc[h][t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(M), _mm256_mul_ps(dmin, da), acc[h][t]);
+      }
+    }
   }
   store_halves<H, T>(acc, y, y_stride, half0, n_rows);
 }
 
-// pass_packed_q4k with pass_packed_i8's signature (Q4_K needs no group sums), for the tables.
+// pass_packed_q4k with pass_packed_i8's signature, for the tables: Q4_K reads act.kblocks.
 template <int T, int H>
-void pass_packed_q4k_entry(const PackedTile& w, const BlockQ8A* act, const int32_t*, float* y, int64_t y_stride,
-                           int half0, int n_rows) {
-  pass_packed_q4k<T, H>(w, act, y, y_stride, half0, n_rows);
+void pass_packed_q4k_entry(const PackedTile& w, const GemmAct& act, int64_t t0, float* y, int64_t y_stride, int half0,
+                           int n_rows) {
+  pass_packed_q4k<T, H>(w, act.kblocks + t0 * (w.cols / 256), y, y_stride, half0, n_rows);
 }
 
 // F16x16 tiles: column c of block c / 32 holds the 16 rows' fp16 values (packed.h).
@@ -388,15 +417,20 @@ constexpr auto f32_table(std::index_sequence<I...>) {
   return std::array<Fn, sizeof...(I)>{&pass_f32<int(I) + 1>...};
 }
 
+// The packed integer passes as one signature: tokens t0 … of act.
+using PackedPassFn = void (*)(const PackedTile&, const GemmAct&, int64_t t0, float*, int64_t, int, int);
+template <int T, int H, PackedKind K>
+void pass_packed_i8_entry(const PackedTile& w, const GemmAct& act, int64_t t0, float* y, int64_t y_stride, int half0,
+                          int n_rows) {
+  pass_packed_i8<T, H, K>(w, act.blocks + t0 * (w.cols / 32), act.corr + t0 * (w.cols / 16), y, y_stride, half0, n_rows);
+}
 template <PackedKind K, int H, size_t... I>
 constexpr auto packed_i8_table(std::index_sequence<I...>) {
-  using Fn = void (*)(const PackedTile&, const BlockQ8A*, const int32_t*, float*, int64_t, int, int);
-  return std::array<Fn, sizeof...(I)>{&pass_packed_i8<int(I) + 1, H, K>...};
+  return std::array<PackedPassFn, sizeof...(I)>{&pass_packed_i8_entry<int(I) + 1, H, K>...};
 }
 template <int H, size_t... I>
 constexpr auto packed_q4k_table(std::index_sequence<I...>) {
-  using Fn = void (*)(const PackedTile&, const BlockQ8A*, const int32_t*, float*, int64_t, int, int);
-  return std::array<Fn, sizeof...(I)>{&pass_packed_q4k_entry<int(I) + 1, H>...};
+  return std::array<PackedPassFn, sizeof...(I)>{&pass_packed_q4k_entry<int(I) + 1, H>...};
 }
 template <size_t... I>
 constexpr auto packed_f16_table(std::index_sequence<I...>) {
@@ -421,7 +455,10 @@ constexpr auto kPackedQ8Both = packed_i8_table<PackedKind::kQ8_0x16, 2>(std::mak
 constexpr auto kPackedQ4Both = packed_i8_table<PackedKind::kQ4_0x16, 2>(std::make_index_sequence<kBothHalvesQ4>{});
 constexpr auto kPackedQ5 = packed_i8_table<PackedKind::kQ5_0x16, 1>(std::make_index_sequence<kPackedI8Tokens>{});
 constexpr auto kPackedQ5Both = packed_i8_table<PackedKind::kQ5_0x16, 2>(std::make_index_sequence<kBothHalvesQ4>{});
-constexpr auto kPackedQ4K = packed_q4k_table<1>(std::make_index_sequence<kPackedI8Tokens>{});
+// Q4_K passes keep a third set of registers (the int32 super-block sums): 2 tokens at most
+// (gemm_bench, 8 tokens: 0.81 ms at 2 per pass, 0.77 at 3, 0.83 at 4, which spills the most).
+constexpr int kPackedQ4KTokens = 2;
+constexpr auto kPackedQ4K = packed_q4k_table<1>(std::make_index_sequence<kPackedQ4KTokens>{});
 constexpr auto kPackedQ4KBoth = packed_q4k_table<2>(std::make_index_sequence<kBothHalvesQ4>{});
 constexpr auto kPackedF16 = packed_f16_table(std::make_index_sequence<kAvx2Tokens>{});
 
@@ -455,28 +492,26 @@ void gemm_packed_avx2(const PackedTile& w, const GemmAct& act, const float* x, i
     }
     return;
   }
-  using Pass = decltype(kPackedQ8)::value_type;
-  const Pass* table = nullptr;  // by tokens − 1, one 8-row half per pass
-  const Pass* both = nullptr;   // by tokens − 1, both halves in one pass
-  int n_both = 0;
+  const PackedPassFn* table = nullptr;  // by tokens − 1, one 8-row half per pass
+  const PackedPassFn* both = nullptr;   // by tokens − 1, both halves in one pass
+  int n_both = 0, step = kPackedI8Tokens;
   switch (w.kind) {
     case PackedKind::kQ8_0x16: table = kPackedQ8.data(), both = kPackedQ8Both.data(), n_both = kBothHalvesQ8; break;
     case PackedKind::kQ4_0x16: table = kPackedQ4.data(), both = kPackedQ4Both.data(), n_both = kBothHalvesQ4; break;
     case PackedKind::kQ5_0x16: table = kPackedQ5.data(), both = kPackedQ5Both.data(), n_both = kBothHalvesQ4; break;
-    case PackedKind::kQ4_Kx16: table = kPackedQ4K.data(), both = kPackedQ4KBoth.data(), n_both = kBothHalvesQ4; break;
+    case PackedKind::kQ4_Kx16:
+      table = kPackedQ4K.data(), both = kPackedQ4KBoth.data(), n_both = kBothHalvesQ4, step = kPackedQ4KTokens;
+      break;
     default: return;
   }
-  const int64_t nb = w.cols / 32, ng16 = w.cols / 16;
-  for (int64_t t0 = 0; t0 < n_tokens; t0 += kPackedI8Tokens) {
-    const size_t i = size_t(std::min<int64_t>(kPackedI8Tokens, n_tokens - t0) - 1);
+  for (int64_t t0 = 0; t0 < n_tokens; t0 += step) {
+    const size_t i = size_t(std::min<int64_t>(step, n_tokens - t0) - 1);
     float* yt = y + t0 * y_stride;
-    const BlockQ8A* blocks = act.blocks + t0 * nb;
-    const int32_t* corr = act.corr + t0 * ng16;
     if (int(i) < n_both && n_rows > 8) {
-      both[i](w, blocks, corr, yt, y_stride, 0, n_rows);
+      both[i](w, act, t0, yt, y_stride, 0, n_rows);
     } else {
-      table[i](w, blocks, corr, yt, y_stride, 0, n_rows);
-      if (n_rows > 8) table[i](w, blocks, corr, yt, y_stride, 1, n_rows);
+      table[i](w, act, t0, yt, y_stride, 0, n_rows);
+      if (n_rows > 8) table[i](w, act, t0, yt, y_stride, 1, n_rows);
     }
   }
 }

@@ -56,32 +56,36 @@ float f16_at(const uint8_t* p) {
   return tensor::fp16_to_fp32(uint16_t(p[0] | (p[1] << 8)));
 }
 
-// Q4_Kx16 (packed.h): per 32-element sub-block j of row r, d·sc[j] · d_a · Σ q·a − dmin·mn[j] ·
-// (d_a · Σ a); the activations' 32-element blocks are the sub-blocks.
+// Q4_Kx16 (packed.h) against 256-element activation blocks (GemmAct::kblocks): per super-block
+// of row r, S = Σ_j sc[j] · Σ q·a and M = Σ_j mn[j] · Σ a over sub-block j, both exact integers,
+// then d_a · (d·S − dmin·M).
 void gemm_packed_q4_k_ref(const PackedTile& w, const GemmAct& act, int64_t n_tokens, float* y, int64_t y_stride,
                           int n_rows) {
-  const int64_t nb = w.cols / 32, nsb = w.cols / 256;
+  const int64_t nsb = w.cols / 256;
   for (int64_t t = 0; t < n_tokens; ++t)
     for (int r = 0; r < n_rows; ++r) {
       float acc = 0.0f;
       for (int64_t sb = 0; sb < nsb; ++sb) {
         const uint8_t* blk = w.data + size_t(sb) * 2304;
+        const BlockQ8KA& a = act.kblocks[t * nsb + sb];
         uint8_t s[12];  // the row's stored scale bytes
         for (int k = 0; k < 3; ++k)
           for (int m = 0; m < 4; ++m) s[4 * k + m] = blk[2048 + 96 * (r / 8) + 32 * k + 4 * (r % 8) + m];
-        const float dd = f16_at(blk + 2240 + 2 * r), dmin = f16_at(blk + 2272 + 2 * r);
+        int32_t S = 0, M = 0;
         for (int j = 0; j < 8; ++j) {
           const int sc = j < 4 ? s[j] & 63 : (s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4);
           const int mn = j < 4 ? s[j + 4] & 63 : (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-          const BlockQ8A& a = act.blocks[t * nb + sb * 8 + j];
           int32_t sum = 0;
           for (int e = 0; e < 32; ++e) {
             const uint8_t byte = blk[((j / 2) * 8 + e / 4) * 64 + r * 4 + e % 4];
-            sum += int32_t(j % 2 ? byte >> 4 : byte & 0x0f) * a.qs[e];
+            sum += int32_t(j % 2 ? byte >> 4 : byte & 0x0f) * a.qs[32 * j + e];
           }
-          acc = std::fma(float(sum), dd * float(sc) * a.d, acc);
-          acc = std::fma(-(dmin * float(mn)), a.sum, acc);
+          S += sc * sum;
+          M += mn * (a.bsums[2 * j] + a.bsums[2 * j + 1]);
         }
+        const float dd = f16_at(blk + 2240 + 2 * r), dmin = f16_at(blk + 2272 + 2 * r);
+        acc = std::fma(float(S), dd * a.d, acc);
+        acc = std::fma(float(M), -(dmin * a.d), acc);
       }
       y[t * y_stride + r] = acc;
     }

@@ -15,7 +15,17 @@ void matmul_gemm(const WeightMatrix& w, const float* x, int64_t n_tokens, float*
   const int64_t cols = w.cols, rows = w.rows;
   const bool packed = w.packed != PackedKind::kNone;
   GemmAct act;
-  if (int8) {
+  if (w.packed == PackedKind::kQ4_Kx16) {
+    const int64_t nsb = cols / 256;
+    if (scratch.act_q8k.size() < size_t(n_tokens * nsb)) scratch.act_q8k.resize(size_t(n_tokens * nsb));
+    BlockQ8KA* kblocks = scratch.act_q8k.data();
+    pool.parallel_for(
+        n_tokens, [&](int64_t t0, int64_t t1, int) {
+          for (int64_t t = t0; t < t1; ++t) k.quantize_act_k(x + t * cols, kblocks + t * nsb, cols);
+        },
+        8);
+    act.kblocks = kblocks;
+  } else if (int8) {
     const int64_t nb = cols / 32, ng16 = cols / 16;
     if (scratch.act_q8.size() < size_t(n_tokens * nb)) scratch.act_q8.resize(size_t(n_tokens * nb));
     if (scratch.act_corr.size() < size_t(n_tokens * ng16)) scratch.act_corr.resize(size_t(n_tokens * ng16));

@@ -50,30 +50,41 @@ Matrix random_matrix(GgmlType t, int64_t rows, int64_t cols, uint32_t seed) {
 struct Activations {
   std::vector<BlockQ8A> blocks;
   std::vector<int32_t> corr;
-  GemmAct act() const { return GemmAct{blocks.data(), corr.data()}; }
+  std::vector<BlockQ8KA> kblocks;  // when cols is whole super-blocks (Q4_Kx16 tiles read these)
+  GemmAct act() const { return GemmAct{blocks.data(), corr.data(), kblocks.empty() ? nullptr : kblocks.data()}; }
 };
 
 Activations quantize_tokens(const std::vector<float>& x, int64_t n_tok, int64_t cols) {
   Activations a;
   a.blocks.resize(size_t(n_tok * cols / 32));
   a.corr.resize(size_t(n_tok * cols / 16));
+  if (cols % 256 == 0) a.kblocks.resize(size_t(n_tok * cols / 256));
   for (int64_t tk = 0; tk < n_tok; ++tk) {
     quantize_act_ref(x.data() + tk * cols, a.blocks.data() + tk * cols / 32, cols);
     gemm_act_corr(a.blocks.data() + tk * cols / 32, cols, a.corr.data() + tk * cols / 16);
+    if (!a.kblocks.empty()) quantize_act_k_ref(x.data() + tk * cols, a.kblocks.data() + tk * cols / 256, cols);
   }
   return a;
 }
 
 // Σ_c w[r][c] · (token tk's dequantized int8 activation c), in double: what an integer GEMM
-// of row r and token tk must give up to float rounding.
-double dequantized_dot(const WeightMatrix& w, int r, const Activations& qa, int64_t tk) {
+// of row r and token tk must give up to float rounding. super_blocks: the activations of
+// qa.kblocks (256 per scale) instead of qa.blocks (32 per scale).
+double dequantized_dot(const WeightMatrix& w, int r, const Activations& qa, int64_t tk, bool super_blocks = false) {
   const int64_t cols = w.cols;
   std::vector<float> wr(static_cast<size_t>(cols));
   row_to_float(w, r, wr.data());
   double sum = 0;
   for (int64_t c = 0; c < cols; ++c) {
-    const BlockQ8A& a = qa.blocks[size_t(tk * cols / 32 + c / 32)];
-    sum += double(wr[size_t(c)]) * double(a.d) * double(a.qs[c % 32]);
+    double a;
+    if (super_blocks) {
+      const BlockQ8KA& k = qa.kblocks[size_t(tk * cols / 256 + c / 256)];
+      a = double(k.d) * double(k.qs[c % 256]);
+    } else {
+      const BlockQ8A& b = qa.blocks[size_t(tk * cols / 32 + c / 32)];
+      a = double(b.d) * double(b.qs[c % 32]);
+    }
+    sum += double(wr[size_t(c)]) * a;
   }
   return sum;
 }
@@ -348,7 +359,7 @@ TEST(GemmPacked, ReferenceMatchesDequantizedMath) {
                       int(std::min<int64_t>(16, rows - tile * 16)));
     for (int r = 0; r < rows; ++r)
       for (int64_t tk = 0; tk < n_tok; ++tk) {
-        const double want = dequantized_dot(p.m.w, r, qa, tk);
+        const double want = dequantized_dot(p.m.w, r, qa, tk, t == GgmlType::Q4_K);
         ASSERT_NEAR(got[size_t(tk * rows + r)], want, 1e-3 * (1.0 + std::fabs(want)))
             << format::ggml_type_name(t) << " token " << tk << " row " << r;
       }
