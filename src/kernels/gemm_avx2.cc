@@ -162,6 +162,14 @@ void pass_f32(const GemmF32Tile& w, const float* x, int64_t x_stride, float* y, 
       x, x_stride, y, y_stride, n_rows);
 }
 
+template <int H, int T>
+__attribute__((always_inline)) inline void zero_halves(__m256 (&acc)[H][T]) {
+#pragma GCC unroll 2
+  for (int h = 0; h < H; ++h)
+#pragma GCC unroll 16
+    for (int t = 0; t < T; ++t) acc[h][t] = _mm256_setzero_ps();
+}
+
 // Stores a pass's results: acc[h][t] holds rows 8·(half0 + h) … + 7 of token t.
 template <int H, int T>
 __attribute__((always_inline)) inline void store_halves(const __m256 (&acc)[H][T], float* y, int64_t y_stride,
@@ -197,10 +205,7 @@ SHUO_SCHED_FOR_PRESSURE void pass_packed_i8(const PackedTile& w, const BlockQ8A*
   const __m256i flip = _mm256_set1_epi8(char(0x80)), ones16 = _mm256_set1_epi16(1);
   const __m256i low4 = _mm256_set1_epi8(0x0f);
   __m256 acc[H][T];
-#pragma GCC unroll 16
-  for (int h = 0; h < H; ++h)
-#pragma GCC unroll 16
-    for (int t = 0; t < T; ++t) acc[h][t] = _mm256_setzero_ps();
+  zero_halves<H, T>(acc);
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* p = w.data + size_t(b) * kBlock;
     __m256i s[H][T];  // Q8_0, Q5_0: int32 sums; Q4_0: int16 sums of u·a
@@ -294,10 +299,7 @@ SHUO_SCHED_FOR_PRESSURE void pass_packed_q4k(const PackedTile& w, const BlockQ8K
   const __m256i m3f = _mm256_set1_epi32(0x3f3f3f3f), m0f = _mm256_set1_epi32(0x0f0f0f0f);
   const __m256i m03 = _mm256_set1_epi32(0x03030303);
   __m256 acc[H][T];
-#pragma GCC unroll 2
-  for (int h = 0; h < H; ++h)
-#pragma GCC unroll 16
-    for (int t = 0; t < T; ++t) acc[h][t] = _mm256_setzero_ps();
+  zero_halves<H, T>(acc);
   for (int64_t sb = 0; sb < nsb; ++sb) {
     const uint8_t* blk = w.data + size_t(sb) * 2304;
     alignas(32) __m256i scales[H][8], mins[H][4];
