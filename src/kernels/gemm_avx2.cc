@@ -184,9 +184,9 @@ __attribute__((always_inline)) inline void store_halves(const __m256 (&acc)[H][T
 }
 
 // Load-time packed tiles (packed.h). A pass covers H 8-row halves starting at half0: H = 2 for
-// one or two tokens (decode), so each 64-byte weight line is used whole the one time it streams
-// in from memory; H = 1 for more tokens, whose partial sums need the registers (the second half
-// then re-reads the tile from L2).
+// decode-sized passes (kBothHalvesQ8 / kBothHalvesQ4 tokens), so each 64-byte weight line is used
+// whole the one time it streams in from memory; H = 1 for more tokens, whose partial sums need
+// the registers (the second half then re-reads the tile from L2).
 //   Q8_0x16: quants are q + 128, flipped back to signed for the sign trick (top of the file).
 //   Q4_0x16: nibbles u = q + 8 are unsigned already, so vpmaddubsw takes them as they are:
 //   pairs reach 2·15·127 = 3810, and all 8 products of a block's 4 groups (lo and hi nibbles)
@@ -196,8 +196,8 @@ __attribute__((always_inline)) inline void store_halves(const __m256 (&acc)[H][T
 //   (packed.h) — and offset 16; a group's pair sums reach 2·2·31·127 = 15748, so each group is
 //   widened on its own.
 template <int T, int H, PackedKind K>
-SHUO_SCHED_FOR_PRESSURE void pass_packed_i8(const PackedTile& w, const BlockQ8A* act, const int32_t* corr, float* y, int64_t y_stride,
-                    int half0, int n_rows) {
+SHUO_SCHED_FOR_PRESSURE void pass_packed_i8(const PackedTile& w, const BlockQ8A* act, const int32_t* corr, float* y,
+                                            int64_t y_stride, int half0, int n_rows) {
   constexpr bool kQ8 = K == PackedKind::kQ8_0x16, kQ5 = K == PackedKind::kQ5_0x16;
   constexpr size_t kQBytes = kQ8 ? 512 : kQ5 ? 320 : 256, kBlock = kQBytes + 32;
   constexpr int32_t kOffset = kQ5 ? 16 : 8;  // of the unsigned nibble kinds
@@ -267,7 +267,8 @@ SHUO_SCHED_FOR_PRESSURE void pass_packed_i8(const PackedTile& w, const BlockQ8A*
           if constexpr (!kQ5) si = _mm256_madd_epi16(si, ones16);
           si = _mm256_sub_epi32(si, _mm256_set1_epi32(kOffset * (c[0] + c[1])));
         }
-        acc[h][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(si), _mm256_mul_ps(dw, _mm256_set1_ps(act[t * nb + b].d)), acc[h][t]);
+        const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(act[t * nb + b].d));
+        acc[h][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(si), scale, acc[h][t]);
       }
     }
   }
@@ -286,7 +287,7 @@ inline __m256i ctrl_word_bytes(int lo, int hi) {
 // Q4_Kx16 tiles (packed.h), H halves from half0 as pass_packed_i8, against 256-element
 // activation blocks (GemmAct::kblocks). Per super-block and half, the rows' 6-bit scales and
 // mins are decoded from three word vectors (the word arithmetic of k4_scales_mins in
-// vec_dot_k_avx2.cc) and spread by vpshufb into int16 pairs: [sc, sc] per row for sub-block j,
+// simd_x86.h) and spread by vpshufb into int16 pairs: [sc, sc] per row for sub-block j,
 // [mn_2k, mn_2k+1] per row for sub-blocks 2k, 2k+1. A sub-block's int16 sums (8 groups of 4
 // columns, ≤ 8·2·15·127 = 30480) meet the scale pair in vpmaddwd, so a whole super-block sums
 // in exact int32 (≤ 8·2·30480·63); the mins meet the activations' sub-block sums the same way.
@@ -424,7 +425,8 @@ using PackedPassFn = void (*)(const PackedTile&, const GemmAct&, int64_t t0, flo
 template <int T, int H, PackedKind K>
 void pass_packed_i8_entry(const PackedTile& w, const GemmAct& act, int64_t t0, float* y, int64_t y_stride, int half0,
                           int n_rows) {
-  pass_packed_i8<T, H, K>(w, act.blocks + t0 * (w.cols / 32), act.corr + t0 * (w.cols / 16), y, y_stride, half0, n_rows);
+  pass_packed_i8<T, H, K>(w, act.blocks + t0 * (w.cols / 32), act.corr + t0 * (w.cols / 16), y, y_stride, half0,
+                          n_rows);
 }
 template <PackedKind K, int H, size_t... I>
 constexpr auto packed_i8_table(std::index_sequence<I...>) {

@@ -4,6 +4,7 @@
 
 #include "kernels/gemm.h"
 #include "tensor/fp16.h"
+#include "tensor/quants_i8.h"
 
 namespace shuo::kernels {
 
@@ -73,8 +74,8 @@ void gemm_packed_q4_k_ref(const PackedTile& w, const GemmAct& act, int64_t n_tok
           for (int m = 0; m < 4; ++m) s[4 * k + m] = blk[2048 + 96 * (r / 8) + 32 * k + 4 * (r % 8) + m];
         int32_t S = 0, M = 0;
         for (int j = 0; j < 8; ++j) {
-          const int sc = j < 4 ? s[j] & 63 : (s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4);
-          const int mn = j < 4 ? s[j + 4] & 63 : (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+          uint8_t sc, mn;
+          tensor::k4_scale_min(s, j, &sc, &mn);
           int32_t sum = 0;
           for (int e = 0; e < 32; ++e) {
             const uint8_t byte = blk[((j / 2) * 8 + e / 4) * 64 + r * 4 + e % 4];

@@ -29,18 +29,9 @@ void unpack_q4_k(const uint8_t* src, int64_t nb, int8_t* q, float* d, float* m) 
   const __m256i low = _mm256_set1_epi8(0x0f);
   for (int64_t b = 0; b < nb; ++b, src += 144, q += 256, d += 8, m += 8) {
     const float dd = half_at(src), dmin = half_at(src + 2);
-    // The 12 scale bytes as words a, b, c: scales 0..3 = a & 63 and mins 0..3 = b & 63 per
-    // byte; scales 4..7 = c's low nibbles + a's top 2 bits, mins 4..7 = c's high nibbles + b's.
-    uint32_t a, bw, c;
-    std::memcpy(&a, src + 4, 4);
-    std::memcpy(&bw, src + 8, 4);
-    std::memcpy(&c, src + 12, 4);
-    const uint32_t sc_hi = (c & 0x0f0f0f0fu) | (((a >> 6) & 0x03030303u) << 4);
-    const uint32_t mn_hi = ((c >> 4) & 0x0f0f0f0fu) | (((bw >> 6) & 0x03030303u) << 4);
-    const __m128i sc = _mm_setr_epi32(int(a & 0x3f3f3f3fu), int(sc_hi), 0, 0);
-    const __m128i mn = _mm_setr_epi32(int(bw & 0x3f3f3f3fu), int(mn_hi), 0, 0);
-    _mm256_storeu_ps(d, scaled(sc, false, dd));
-    _mm256_storeu_ps(m, _mm256_xor_ps(scaled(mn, false, dmin), _mm256_set1_ps(-0.0f)));
+    const __m128i sm = k4_scales_mins(src + 4);  // scales 0..7, then mins 0..7
+    _mm256_storeu_ps(d, scaled(sm, false, dd));
+    _mm256_storeu_ps(m, _mm256_xor_ps(scaled(_mm_srli_si128(sm, 8), false, dmin), _mm256_set1_ps(-0.0f)));
     for (int i = 0; i < 4; ++i) {
       const __m256i v = load_32(src + 16 + 32 * i);
       store_32(q + 64 * i, _mm256_and_si256(v, low));

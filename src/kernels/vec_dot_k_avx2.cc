@@ -15,21 +15,6 @@ namespace shuo::kernels {
 
 namespace {
 
-// The 8 six-bit scales and the 8 six-bit mins of a Q4_K/Q5_K super-block (12 packed bytes) as
-// 16 bytes: scales 0..7, then mins 0..7. Bytes 0..3 hold scales 0..3 and their top 2 bits the
-// high bits of scales 4..7; bytes 4..7 the same for the mins; bytes 8..11 the low nibbles of
-// scales 4..7 and (high nibble) mins 4..7. Done on 32-bit words, 4 values at a time.
-inline __m128i k4_scales_mins(const uint8_t* q) {
-  uint32_t a, b, c;
-  std::memcpy(&a, q, 4);
-  std::memcpy(&b, q + 4, 4);
-  std::memcpy(&c, q + 8, 4);
-  const uint32_t sc_lo = a & 0x3f3f3f3fu, mn_lo = b & 0x3f3f3f3fu;
-  const uint32_t sc_hi = (c & 0x0f0f0f0fu) | (((a >> 6) & 0x03030303u) << 4);
-  const uint32_t mn_hi = ((c >> 4) & 0x0f0f0f0fu) | (((b >> 6) & 0x03030303u) << 4);
-  return _mm_setr_epi32(int(sc_lo), int(sc_hi), int(mn_lo), int(mn_hi));
-}
-
 // Control for vpshufb over a register whose 128-bit lanes both hold 8 int16: every int16 of
 // the low lane becomes element lo, every one of the high lane element hi.
 inline __m256i pick_epi16(int lo, int hi) {

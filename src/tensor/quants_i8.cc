@@ -103,6 +103,10 @@ void unpack_q6_k(const uint8_t* src, int64_t nb, int8_t* q, float* d) {
 
 }  // namespace
 
+void k4_scale_min(const uint8_t* packed, int j, uint8_t* scale, uint8_t* min) {
+  detail::k4_scale_min(packed, j, scale, min);
+}
+
 bool can_unpack_i8(GgmlType t) {
   switch (t) {
     case GgmlType::Q8_0: case GgmlType::Q4_0: case GgmlType::Q4_1: case GgmlType::Q5_0:

@@ -29,4 +29,8 @@ I8Layout i8_layout(format::GgmlType t);
 // may be null). The caller has checked can_unpack_i8(t).
 void unpack_row_i8(format::GgmlType t, const uint8_t* row, int64_t n, int8_t* q, float* d, float* m);
 
+// Sub-block j's (0..7) six-bit scale and min of a Q4_K/Q5_K super-block, from its 12 packed
+// scale bytes (for kernels that repack those bytes and their references).
+void k4_scale_min(const uint8_t* packed, int j, uint8_t* scale, uint8_t* min);
+
 }  // namespace shuo::tensor
